@@ -1,0 +1,3 @@
+//! Example backend (skeleton; the full service arrives with the end-to-end issue).
+
+fn main() {}
