@@ -1,14 +1,25 @@
-//! The `stanchion` command-line tool.
+//! The `stanchion` command-line tool: operator tooling for services built with Stanchion.
 //!
-//! **Status: skeleton.** Subcommands arrive with the crates they drive.
+//! Each subcommand lives in its own module and returns the process exit code; the conventions
+//! shared by all of them: 0 means the check passed, 1 means it ran and found a problem, 2 means
+//! the input was unusable (the message names the file, never a secret value).
 
-use clap::Parser;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
 
 /// Operator tooling for services built with Stanchion.
 #[derive(Debug, Parser)]
 #[command(name = "stanchion", version, about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    let _cli = Cli::parse();
+/// The subcommands; each variant's module owns its arguments and behaviour.
+#[derive(Debug, Subcommand)]
+enum Command {}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {}
 }
