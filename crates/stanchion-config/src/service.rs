@@ -1,0 +1,151 @@
+//! The long-lived service: a snapshot readers load without blocking, refreshed on demand.
+
+use std::{
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use arc_swap::ArcSwap;
+
+use crate::{
+    load::{ConfigLoader, LoadError},
+    snapshot::{Flip, RefreshId, Snapshot},
+};
+
+/// Holds the current [`Snapshot`] and refreshes it.
+///
+/// Readers call [`snapshot`](Self::snapshot): an `ArcSwap` load, no lock, never blocked by a
+/// refresh. A refresh that fails keeps the last good snapshot and counts the failure.
+#[derive(Debug)]
+pub struct ConfigService {
+    loader: ConfigLoader,
+    current: ArcSwap<Snapshot>,
+    /// Serializes refreshes (on demand and from the watcher); readers never take it.
+    refresh_lock: Mutex<()>,
+    failures: AtomicU64,
+}
+
+impl ConfigService {
+    /// Load once; the service starts only from a good snapshot.
+    ///
+    /// # Errors
+    ///
+    /// The first load's error.
+    pub fn start(loader: ConfigLoader) -> Result<Self, LoadError> {
+        let first = loader.load()?;
+        metrics::gauge!("stanchion_config_last_refresh_successful").set(1.0);
+        Ok(Self {
+            loader,
+            current: ArcSwap::from_pointee(first),
+            refresh_lock: Mutex::new(()),
+            failures: AtomicU64::new(0),
+        })
+    }
+
+    /// The current snapshot (lock-free).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// The loader this service refreshes with.
+    pub fn loader(&self) -> &ConfigLoader {
+        &self.loader
+    }
+
+    /// How many refreshes failed since start.
+    pub fn refresh_failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    /// Reload every source now. On success the new snapshot replaces the old one and the
+    /// report lists the tools that flipped; on failure the old snapshot stays.
+    ///
+    /// # Errors
+    ///
+    /// The load error, with the refresh ID and the snapshot kept.
+    pub fn refresh(&self) -> Result<RefreshReport, RefreshError> {
+        let _serial = self
+            .refresh_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let id = self.loader.next_id();
+        let span = tracing::info_span!(target: "stanchion_config", "stanchion_config.refresh", refresh_id = %id);
+        let _entered = span.enter();
+        let started = Instant::now();
+        let result = self.loader.load_as(id);
+        let duration = started.elapsed();
+        metrics::histogram!("stanchion_config_refresh_duration_seconds")
+            .record(duration.as_secs_f64());
+        let duration_ms = duration.as_secs_f64() * 1000.0;
+        match result {
+            Ok(snapshot) => {
+                let flipped = self.current.load().flipped(&snapshot);
+                self.current.store(Arc::new(snapshot));
+                metrics::gauge!("stanchion_config_last_refresh_successful").set(1.0);
+                for flip in &flipped {
+                    tracing::info!(target: "stanchion_config", refresh_id = %id, tool = %flip.slug,
+                        enabled = flip.enabled, "tool flipped");
+                }
+                tracing::info!(target: "stanchion_config", refresh_id = %id, duration_ms,
+                    flipped = flipped.len(), "configuration refreshed");
+                Ok(RefreshReport {
+                    id,
+                    duration,
+                    flipped,
+                })
+            }
+            Err(error) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("stanchion_config_refresh_failures_total").increment(1);
+                metrics::gauge!("stanchion_config_last_refresh_successful").set(0.0);
+                let kept = self.current.load().refresh_id();
+                tracing::error!(target: "stanchion_config", refresh_id = %id, duration_ms,
+                    kept = %kept, kind = error.kind(), error = %error,
+                    "configuration refresh failed; keeping the last good snapshot");
+                Err(RefreshError { id, kept, error })
+            }
+        }
+    }
+}
+
+/// What a successful refresh changed.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RefreshReport {
+    /// The refresh (its events carry the same ID).
+    pub id: RefreshId,
+    /// How long the load took.
+    pub duration: Duration,
+    /// The tools whose enabled state changed.
+    pub flipped: Vec<Flip>,
+}
+
+/// A failed refresh: the service still serves the snapshot `kept`.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration refresh {id} failed, keeping snapshot {kept}: {error}")]
+pub struct RefreshError {
+    id: RefreshId,
+    kept: RefreshId,
+    #[source]
+    error: LoadError,
+}
+
+impl RefreshError {
+    /// The failed refresh.
+    pub fn id(&self) -> RefreshId {
+        self.id
+    }
+
+    /// The snapshot still served.
+    pub fn kept(&self) -> RefreshId {
+        self.kept
+    }
+
+    /// Why the load failed.
+    pub fn error(&self) -> &LoadError {
+        &self.error
+    }
+}
