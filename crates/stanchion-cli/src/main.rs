@@ -8,6 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod errors;
+
 /// Operator tooling for services built with Stanchion.
 #[derive(Debug, Parser)]
 #[command(name = "stanchion", version, about)]
@@ -18,8 +20,13 @@ struct Cli {
 
 /// The subcommands; each variant's module owns its arguments and behaviour.
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Error taxonomy: print the base codes, compare lockfiles.
+    Errors(errors::ErrorsArgs),
+}
 
 fn main() -> ExitCode {
-    match Cli::parse().command {}
+    match Cli::parse().command {
+        Command::Errors(args) => errors::run(args),
+    }
 }

@@ -1,0 +1,443 @@
+//! The guard layer: every 4xx/5xx leaves the service as an envelope, including the ones the
+//! service did not write (router 404/405, extractor rejections, timeouts, panics, third-party
+//! layers).
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    str::FromStr,
+    task::{Context, Poll, ready},
+};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, header};
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::{ApiError, Format, RenderedError};
+
+/// The tracing target of the guard's events, so operators can filter them.
+pub const GUARD_TARGET: &str = "stanchion_errors::guard";
+
+/// The counter of error responses that were not envelopes, labelled by `mode` and `status`.
+pub const VIOLATIONS_METRIC: &str = "stanchion_guard_violations_total";
+
+/// What the guard does with an error response that is not an envelope: the rollout lever.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum GuardMode {
+    /// Rewrite it into an envelope (the original body is dropped, never copied).
+    #[default]
+    Enforce,
+    /// Pass it through unchanged, but log and count it: see what enforcing would change.
+    Audit,
+    /// Do nothing (the rollback lever).
+    Off,
+}
+
+impl GuardMode {
+    /// The mode's name, as parsed by `FromStr`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enforce => "enforce",
+            Self::Audit => "audit",
+            Self::Off => "off",
+        }
+    }
+}
+
+impl fmt::Display for GuardMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for GuardMode {
+    type Err = ParseGuardModeError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "enforce" | "enforced" => Ok(Self::Enforce),
+            "audit" | "shadow" => Ok(Self::Audit),
+            "off" => Ok(Self::Off),
+            _ => Err(ParseGuardModeError),
+        }
+    }
+}
+
+/// A guard mode name was not `enforce`, `audit` (or `shadow`) or `off`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the guard mode must be `enforce`, `audit` (alias `shadow`) or `off`")]
+pub struct ParseGuardModeError;
+
+/// Wraps a service in a [`Guard`].
+///
+/// Place it inside the request-ID layer (so it can read the validated ID) and outside
+/// everything that can produce an error response: the panic catcher, the timeout, the body
+/// limit, the router.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use stanchion_errors::GuardLayer;
+/// use tower::ServiceExt;
+///
+/// # tokio_test_block_on(async {
+/// let app = Router::new().route("/", get(|| async { "hi" })).layer(GuardLayer::new());
+/// let response = app
+///     .oneshot(http::Request::get("/nope").body(axum::body::Body::empty()).unwrap())
+///     .await
+///     .unwrap();
+/// assert_eq!(response.status(), 404);
+/// assert_eq!(response.headers()["content-type"], "application/json");
+/// # });
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct GuardLayer {
+    mode: GuardMode,
+    request_id_header: HeaderName,
+}
+
+impl GuardLayer {
+    /// A guard in `enforce` mode that reads the request ID from `x-request-id`.
+    pub fn new() -> Self {
+        Self {
+            mode: GuardMode::Enforce,
+            request_id_header: HeaderName::from_static("x-request-id"),
+        }
+    }
+
+    /// Sets the mode.
+    pub fn with_mode(mut self, mode: GuardMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Sets the header the request ID is read from (it must match the request-ID layer's).
+    pub fn with_request_id_header(mut self, header: HeaderName) -> Self {
+        self.request_id_header = header;
+        self
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> GuardMode {
+        self.mode
+    }
+}
+
+impl Default for GuardLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Guard {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The guard service; see [`GuardLayer`].
+#[derive(Clone, Debug)]
+pub struct Guard<S> {
+    inner: S,
+    layer: GuardLayer,
+}
+
+impl<S> Guard<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Guard<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Body<Data = Bytes>,
+{
+    type Response = Response<GuardBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // PERF: in `off` mode nothing is read from the request; otherwise only two headers.
+        let state = (self.layer.mode != GuardMode::Off).then(|| RequestFacts {
+            mode: self.layer.mode,
+            format: Format::negotiate(request.headers()),
+            request_id: crate::request_id::from_request(&request, &self.layer.request_id_header),
+        });
+        ResponseFuture {
+            inner: self.inner.call(request),
+            state,
+        }
+    }
+}
+
+struct RequestFacts {
+    mode: GuardMode,
+    format: Format,
+    request_id: Option<String>,
+}
+
+pin_project! {
+    /// The response future of [`Guard`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        state: Option<RequestFacts>,
+    }
+}
+
+impl<F: fmt::Debug> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Body<Data = Bytes>,
+{
+    type Output = Result<Response<GuardBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = ready!(this.inner.poll(cx))?;
+        let passthrough = |response: Response<B>| response.map(GuardBody::inner);
+        let Some(facts) = this.state.take() else {
+            return Poll::Ready(Ok(passthrough(response)));
+        };
+        let status = response.status();
+        // SECURITY: only 4xx and 5xx are errors. 1xx and 3xx are not, and a 304 must not
+        // carry a body at all, so they pass untouched like every 2xx (whose body is never
+        // buffered or read).
+        if !(status.is_client_error() || status.is_server_error()) {
+            return Poll::Ready(Ok(passthrough(response)));
+        }
+        if let Some(rendered) = response.extensions().get::<RenderedError>().cloned() {
+            return Poll::Ready(Ok(rerender_if_needed(response, &rendered, &facts)));
+        }
+        record_violation(&facts, &response);
+        if facts.mode == GuardMode::Audit {
+            return Poll::Ready(Ok(passthrough(response)));
+        }
+        Poll::Ready(Ok(envelope_for(response, &facts)))
+    }
+}
+
+/// An envelope the service rendered itself passes through, unless the client asked for
+/// problem details, the envelope lacks the request ID the guard knows, or a layer changed
+/// the status after rendering.
+fn rerender_if_needed<B>(
+    response: Response<B>,
+    rendered: &RenderedError,
+    facts: &RequestFacts,
+) -> Response<GuardBody<B>> {
+    let error = rendered.error();
+    let missing_id = error.request_id().is_none() && facts.request_id.is_some();
+    let status_drift = error.status() != response.status();
+    if facts.mode != GuardMode::Enforce
+        || !(facts.format == Format::Problem || missing_id || status_drift)
+    {
+        return response.map(GuardBody::inner);
+    }
+    let mut error = error.clone();
+    if missing_id {
+        error = error.with_request_id(facts.request_id.clone().unwrap_or_default());
+    }
+    let (parts, _) = response.into_parts();
+    build(parts, &error, facts.format)
+}
+
+fn envelope_for<B>(response: Response<B>, facts: &RequestFacts) -> Response<GuardBody<B>> {
+    let (parts, _dropped_body) = response.into_parts();
+    let mut error = ApiError::new(ApiError::code_for_status(parts.status));
+    if let Some(id) = &facts.request_id {
+        error = error.with_request_id(id.clone());
+    }
+    if let Some(allow) = parts.headers.get(header::ALLOW) {
+        error = error.with_allow(allow.clone());
+    }
+    if let Some(challenge) = parts.headers.get(header::WWW_AUTHENTICATE)
+        && error.status() == StatusCode::UNAUTHORIZED
+    {
+        error = error.with_challenge(challenge.clone());
+    }
+    if let Some(secs) = parts
+        .headers
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        error = error.with_retry_after(std::time::Duration::from_secs(secs));
+    }
+    build(parts, &error, facts.format)
+}
+
+/// Replaces the body of `parts` with `error`'s, keeping every header that does not describe the
+/// old body (CORS, caching, cookies, the request ID ...).
+fn build<B>(
+    mut parts: http::response::Parts,
+    error: &ApiError,
+    format: Format,
+) -> Response<GuardBody<B>> {
+    strip_body_headers(&mut parts.headers);
+    let body = error.body(format);
+    error.write_headers(&mut parts.headers, format);
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    parts.status = error.status();
+    parts
+        .extensions
+        .insert(RenderedError(std::sync::Arc::new(error.clone())));
+    Response::from_parts(parts, GuardBody::envelope(body))
+}
+
+fn strip_body_headers(headers: &mut HeaderMap) {
+    for name in [
+        header::CONTENT_TYPE,
+        header::CONTENT_LENGTH,
+        header::CONTENT_ENCODING,
+        header::CONTENT_LANGUAGE,
+        header::CONTENT_RANGE,
+        header::CONTENT_DISPOSITION,
+        header::TRANSFER_ENCODING,
+        header::ETAG,
+        header::LAST_MODIFIED,
+    ] {
+        headers.remove(name);
+    }
+}
+
+fn record_violation<B>(facts: &RequestFacts, response: &Response<B>) {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().trim())
+        .filter(|v| v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or("none");
+    match facts.mode {
+        GuardMode::Audit => tracing::info!(
+            target: GUARD_TARGET,
+            status = status.as_u16(),
+            content_type,
+            mode = "audit",
+            "error response without an envelope (passed through in audit mode)"
+        ),
+        _ => tracing::debug!(
+            target: GUARD_TARGET,
+            status = status.as_u16(),
+            content_type,
+            mode = "enforce",
+            "error response without an envelope rewritten"
+        ),
+    }
+    metrics::counter!(
+        VIOLATIONS_METRIC,
+        "mode" => facts.mode.as_str(),
+        "status" => status.as_str().to_owned()
+    )
+    .increment(1);
+}
+
+pin_project! {
+    /// The body of a guarded response: the inner body untouched, or an envelope.
+    pub struct GuardBody<B> {
+        #[pin]
+        kind: Kind<B>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<B> {
+        Inner { #[pin] body: B },
+        Envelope { bytes: Option<Bytes> },
+    }
+}
+
+impl<B> GuardBody<B> {
+    fn inner(body: B) -> Self {
+        Self {
+            kind: Kind::Inner { body },
+        }
+    }
+
+    fn envelope(bytes: Bytes) -> Self {
+        Self {
+            kind: Kind::Envelope { bytes: Some(bytes) },
+        }
+    }
+}
+
+impl<B> fmt::Debug for GuardBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Inner { .. } => f.write_str("GuardBody::Inner"),
+            Kind::Envelope { .. } => f.write_str("GuardBody::Envelope"),
+        }
+    }
+}
+
+impl<B: Body<Data = Bytes>> Body for GuardBody<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        match self.project().kind.project() {
+            KindProj::Inner { body } => body.poll_frame(cx),
+            KindProj::Envelope { bytes } => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Inner { body } => body.is_end_stream(),
+            Kind::Envelope { bytes } => bytes.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Inner { body } => body.size_hint(),
+            Kind::Envelope { bytes } => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! The envelope on the wire: serializing an `ApiError` into a response, and reading an
+//! envelope back (for the proxy policy).
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Response, header};
+use serde::{Deserialize, Serialize};
+
+use crate::{ApiError, RenderedError, SafeValue};
+
+/// The media type of the default envelope.
+pub const APPLICATION_JSON: &str = "application/json";
+/// The RFC 9457 media type, used when the client asks for it.
+pub const APPLICATION_PROBLEM_JSON: &str = "application/problem+json";
+
+/// How an error body is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Format {
+    /// `{"error":{...}}` as `application/json` (the default).
+    #[default]
+    Envelope,
+    /// RFC 9457 problem details as `application/problem+json`: `type` (`about:blank`),
+    /// `title` (the reason phrase) and `status`, with the envelope's members as extensions.
+    Problem,
+}
+
+impl Format {
+    /// The format a request asks for: `Problem` when its `Accept` header names
+    /// `application/problem+json` with a non-zero quality, `Envelope` otherwise.
+    pub fn negotiate(request_headers: &HeaderMap) -> Self {
+        let wants_problem = request_headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|item| {
+                let mut parts = item.split(';');
+                let media = parts.next().unwrap_or_default().trim();
+                let refused = parts.any(|p| {
+                    let p = p.trim();
+                    p.strip_prefix("q=")
+                        .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+                });
+                media.eq_ignore_ascii_case(APPLICATION_PROBLEM_JSON) && !refused
+            });
+        if wants_problem {
+            Self::Problem
+        } else {
+            Self::Envelope
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct EnvelopeOut<'a> {
+    error: Members<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProblemOut<'a> {
+    r#type: &'static str,
+    title: &'static str,
+    status: u16,
+    #[serde(flatten)]
+    members: Members<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Members<'a> {
+    code: &'static str,
+    message: &'static str,
+    status_code: u16,
+    request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Details::is_empty")]
+    details: Details<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Details<'a> {
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    field_violations: Vec<ViolationOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    params: BTreeMap<&'static str, ParamOut>,
+}
+
+impl Details<'_> {
+    fn is_empty(&self) -> bool {
+        self.field_violations.is_empty()
+            && self.retry_after_seconds.is_none()
+            && self.params.is_empty()
+    }
+}
+
+#[derive(Serialize)]
+struct ViolationOut<'a> {
+    field: &'a str,
+    description: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ParamOut {
+    Int(i64),
+    UInt(u64),
+    Bool(bool),
+    Str(&'static str),
+}
+
+impl From<SafeValue> for ParamOut {
+    fn from(value: SafeValue) -> Self {
+        match value {
+            SafeValue::Int(v) => Self::Int(v),
+            SafeValue::UInt(v) => Self::UInt(v),
+            SafeValue::Bool(v) => Self::Bool(v),
+            SafeValue::Static(v) => Self::Str(v),
+        }
+    }
+}
+
+impl ApiError {
+    fn members(&self) -> Members<'_> {
+        let inner = self.inner();
+        Members {
+            code: inner.code.name(),
+            message: inner.code.message(),
+            status_code: inner.code.status_u16(),
+            request_id: inner.request_id.as_deref(),
+            details: Details {
+                field_violations: inner
+                    .violations
+                    .iter()
+                    .map(|v| ViolationOut {
+                        field: &v.field,
+                        description: &v.description,
+                    })
+                    .collect(),
+                retry_after_seconds: inner.retry_after,
+                params: inner
+                    .params
+                    .iter()
+                    .map(|(k, v)| (*k, ParamOut::from(*v)))
+                    .collect(),
+            },
+        }
+    }
+
+    /// The body as bytes, in `format`.
+    pub fn body(&self, format: Format) -> Bytes {
+        let members = self.members();
+        // Serializing these plain structs into a Vec cannot fail: every key is a string and
+        // every value a string, number, boolean or null. The fallback keeps this panic-free.
+        let written = match format {
+            Format::Envelope => serde_json::to_vec(&EnvelopeOut { error: members }),
+            Format::Problem => serde_json::to_vec(&ProblemOut {
+                r#type: "about:blank",
+                title: self.status().canonical_reason().unwrap_or("Error"),
+                status: self.status().as_u16(),
+                members,
+            }),
+        };
+        match written {
+            Ok(bytes) => Bytes::from(bytes),
+            Err(_) => Bytes::from_static(
+                br#"{"error":{"code":"INTERNAL_ERROR","message":"An internal error occurred.","statusCode":500,"requestId":null}}"#,
+            ),
+        }
+    }
+
+    /// The response in the default envelope format.
+    pub fn to_response(&self) -> Response<Bytes> {
+        self.to_response_as(Format::Envelope)
+    }
+
+    /// The response in `format`, with the code's header obligations: `WWW-Authenticate` on a
+    /// 401, `Retry-After` when a retry hint is set, `Allow` when given, and the error itself in
+    /// the extensions as [`RenderedError`].
+    pub fn to_response_as(&self, format: Format) -> Response<Bytes> {
+        let mut response = Response::new(self.body(format));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        self.write_headers(headers, format);
+        response
+            .extensions_mut()
+            .insert(RenderedError(std::sync::Arc::new(self.clone())));
+        response
+    }
+
+    /// Writes the content type and the code's header obligations into `headers`.
+    pub(crate) fn write_headers(&self, headers: &mut HeaderMap, format: Format) {
+        let inner = self.inner();
+        let content_type = match format {
+            Format::Envelope => APPLICATION_JSON,
+            Format::Problem => APPLICATION_PROBLEM_JSON,
+        };
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if inner.code.status_u16() == 401 {
+            let challenge = inner.challenge.clone().unwrap_or_else(|| {
+                HeaderValue::from_static(inner.code.challenge().unwrap_or("Bearer"))
+            });
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(secs) = inner.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(allow) = &inner.allow {
+            headers.insert(header::ALLOW, allow.clone());
+        }
+    }
+}
+
+/// An envelope read back from a body, as the proxy policy reads an upstream's answer.
+#[derive(Debug, Deserialize)]
+pub(crate) struct EnvelopeIn {
+    pub(crate) error: MembersIn,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct MembersIn {
+    pub(crate) code: String,
+}
