@@ -1,3 +1,87 @@
 //! One redaction engine for secrets and chosen PII in log lines, tracing output and CLI output.
 //!
-//! **Status: skeleton.** Nothing is exported yet.
+//! A [`Redactor`] finds provider tokens (AWS, GitHub, GitLab, Slack, Stripe, OpenAI,
+//! Anthropic, JWTs, PEM private keys and 60 more formats), values next to secret-sounding keys
+//! (`password=`, `"token":`, `*_KEY:`), `Authorization`/`Cookie`/`Set-Cookie` values, URL
+//! passwords and sensitive query parameters, opt-in PII (email, IP, Luhn-checked card numbers,
+//! IBAN), and exact values registered at runtime. [`rules()`] lists the catalogue;
+//! `docs/redaction.md` explains each choice.
+//!
+//! # Example
+//!
+//! ```
+//! use std::borrow::Cow;
+//! use stanchion_redact::Redactor;
+//!
+//! let redactor = Redactor::new();
+//! let token = format!("ghp_{}", "x".repeat(36));
+//! let line = format!("cloning with {token} as user=ana");
+//! assert_eq!(
+//!     redactor.redact(&line),
+//!     "cloning with [REDACTED:github-pat] as user=ana"
+//! );
+//!
+//! // A clean line is returned as is, without allocating.
+//! assert!(matches!(redactor.redact("GET /health 200 in 3 ms"), Cow::Borrowed(_)));
+//!
+//! // Secrets loaded at runtime are redacted literally, in every clone.
+//! redactor.clone().register_secret("DB_PASSWORD", "correct-horse-battery");
+//! assert_eq!(
+//!     redactor.redact("connect failed: correct-horse-battery rejected"),
+//!     "connect failed: [REDACTED:registered-secret:DB_PASSWORD] rejected"
+//! );
+//! ```
+//!
+//! # Feature flags
+//!
+//! | Name | Description | Default |
+//! |---|---|---|
+//! | `tracing` | [`subscriber`]: redacting `MakeWriter`, ready-made JSON and text fmt layers for tracing-subscriber | no |
+//!
+//! The core depends on neither tower, http nor tracing-subscriber.
+//!
+//! # Behaviour
+//!
+//! - **A clean line costs one scan and no allocation.** A case-sensitive aho-corasick
+//!   automaton over every rule's keywords (casings listed, so it keeps its SIMD search) gates
+//!   the regexes; only rules whose keyword occurred run, and `redact` returns
+//!   `Cow::Borrowed` when nothing matched.
+//! - **Markers name the rule.** `[REDACTED:<rule>]` by default; [`Method::Mask`] and the keyed
+//!   [`Method::Hash`] (HMAC-SHA-256 with a deployment key) are the alternatives.
+//! - **Redaction is idempotent.** Markers and masks are never matched again, so redacting
+//!   twice gives the same text as redacting once.
+//! - **Fail closed on size.** A value longer than the limit (64 KiB by default) is replaced
+//!   whole by `[REDACTED:oversized]` instead of being scanned partly.
+//! - **JSON stays JSON.** [`Redactor::redact_json_line`] decodes each string, redacts it and
+//!   re-encodes it; members whose key names a secret are replaced whole.
+//! - **Log injection is neutralized (CWE-117).** [`Redactor::redact_log_line`] and the
+//!   tracing integration write CR, LF and other control characters as visible escapes.
+//! - **Look-alikes stay.** UUIDs, trace ids, git SHAs, image digests and prose such as
+//!   "password reset" or "Authorization header missing" are not redacted (tested).
+//! - **Counters, never values.** [`Redactor::counts`] says how many values each rule redacted.
+//!
+//! # secrecy
+//!
+//! [`secrecy::SecretString`] prints `[REDACTED]` in `Debug`; once its value is exposed, only
+//! runtime redaction can catch it, so register it: [`Redactor::register_secret_string`].
+
+mod check;
+mod json;
+mod keys;
+mod marker;
+mod neutralize;
+mod redactor;
+mod rules;
+#[cfg(feature = "tracing")]
+pub mod subscriber;
+
+#[doc(inline)]
+pub use crate::{
+    keys::is_sensitive_key,
+    marker::{MAX_MARKER_LEN, Method},
+    redactor::{
+        BuildError, DEFAULT_MAX_VALUE_LEN, MIN_SECRET_LEN, OVERSIZED_RULE_ID, REGISTERED_RULE_ID,
+        Redactor, RedactorBuilder, RegisterSecretError, RuleCount, RuleInfo, rules,
+    },
+    rules::Category,
+};

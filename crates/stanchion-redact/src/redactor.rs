@@ -1,0 +1,968 @@
+//! The engine: a keyword prefilter gating the catalogue's regexes, plus runtime-registered
+//! literal secrets.
+
+use std::{
+    borrow::Cow,
+    collections::BTreeMap,
+    fmt,
+    sync::{
+        Arc, LazyLock, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use arc_swap::ArcSwap;
+use hmac::{Hmac, Mac};
+use regex::Regex;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
+
+use crate::{
+    check,
+    keys::{is_header_owned_key, is_placeholder_value, is_sensitive_key_with},
+    marker::{self, MARKER_PREFIX, Method, Renderer},
+    neutralize,
+    rules::{Category, Extract, RULES, RuleDef, Trigger},
+};
+
+/// The rule id of values found through [`Redactor::register_secret`].
+pub const REGISTERED_RULE_ID: &str = "registered-secret";
+/// The rule id of values longer than the size limit, redacted whole.
+pub const OVERSIZED_RULE_ID: &str = "oversized";
+/// The rule id of JSON members and tracing fields redacted because of their name.
+pub(crate) const FIELD_RULE_ID: &str = "secret-field";
+
+/// Registered secrets shorter than this (in bytes) are refused: a short value such as `admin`
+/// would redact every occurrence of a common word. Short secrets are still covered by the
+/// key-name rules (`password=...`).
+pub const MIN_SECRET_LEN: usize = 8;
+
+/// The default size limit of one value (64 KiB). Longer values are redacted whole.
+pub const DEFAULT_MAX_VALUE_LEN: usize = 64 * 1024;
+
+/// Every catalogue regex, compiled once per process and shared by all redactors.
+///
+/// PERF: `Regex` clones share the compiled program; each clone keeps its own cache pool.
+static COMPILED: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    RULES
+        .iter()
+        .map(|rule| {
+            // The catalogue is a constant; `rules::tests` compiles every pattern.
+            Regex::new(rule.pattern).expect("catalogue patterns compile (checked by a unit test)")
+        })
+        .collect()
+});
+
+/// A set of enabled rules, by position among the enabled rules.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct RuleSet(u128);
+
+impl RuleSet {
+    fn insert(&mut self, index: usize) {
+        self.0 |= 1 << index;
+    }
+    fn union(&mut self, other: Self) {
+        self.0 |= other.0;
+    }
+    fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    fn iter(self) -> impl Iterator<Item = usize> {
+        let mut bits = self.0;
+        std::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let index = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            Some(index)
+        })
+    }
+}
+
+/// What one rule of the catalogue is, for `--help`, docs and metrics.
+#[derive(Clone, Copy)]
+pub struct RuleInfo {
+    def: &'static RuleDef,
+}
+
+impl fmt::Debug for RuleInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuleInfo")
+            .field("id", &self.def.id)
+            .field("category", &self.def.category)
+            .field("default_enabled", &self.def.default_enabled)
+            .finish()
+    }
+}
+
+impl RuleInfo {
+    /// The stable id, as printed in markers (`[REDACTED:<id>]`) and counters.
+    pub fn id(&self) -> &'static str {
+        self.def.id
+    }
+    /// One line saying what the rule finds.
+    pub fn description(&self) -> &'static str {
+        self.def.description
+    }
+    /// The kind of secret.
+    pub fn category(&self) -> Category {
+        self.def.category
+    }
+    /// Whether [`Redactor::new`] enables the rule (PII rules are opt-in).
+    pub fn default_enabled(&self) -> bool {
+        self.def.default_enabled
+    }
+    /// The regex (syntax of the `regex` crate).
+    pub fn pattern(&self) -> &'static str {
+        self.def.pattern
+    }
+    /// The case-sensitive literals, one of which must occur before the regex runs; empty for
+    /// rules gated by a single byte or run on every line.
+    pub fn keywords(&self) -> &'static [&'static str] {
+        self.def.keywords
+    }
+}
+
+/// Every rule of the catalogue, in the order the engine applies them.
+pub fn rules() -> impl ExactSizeIterator<Item = RuleInfo> {
+    RULES.iter().map(|def| RuleInfo { def })
+}
+
+/// How many values one rule has redacted since the redactor was built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RuleCount {
+    /// The rule id (a catalogue id, [`REGISTERED_RULE_ID`] or [`OVERSIZED_RULE_ID`]).
+    pub rule: &'static str,
+    /// Redacted values so far.
+    pub count: u64,
+}
+
+/// Why a registered secret was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegisterSecretError {
+    /// The value is shorter than [`MIN_SECRET_LEN`] bytes.
+    TooShort {
+        /// The sanitized label the caller gave.
+        label: String,
+        /// The value's length in bytes (not the value).
+        len: usize,
+    },
+    /// The value would match the redactor's own markers or masks.
+    LooksLikeAMarker {
+        /// The sanitized label the caller gave.
+        label: String,
+    },
+}
+
+impl fmt::Display for RegisterSecretError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooShort { label, len } => write!(
+                f,
+                "secret {label:?} was not registered for literal redaction: it is {len} bytes \
+                 long and the minimum is {MIN_SECRET_LEN} (short values would redact common \
+                 words); key-name rules still cover it"
+            ),
+            Self::LooksLikeAMarker { label } => write!(
+                f,
+                "secret {label:?} was not registered for literal redaction: it would match the \
+                 redaction markers themselves"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RegisterSecretError {}
+
+/// Why a [`RedactorBuilder`] could not build.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A rule id given to `with_rule` is not in the catalogue.
+    UnknownRule(String),
+    /// [`Method::Hash`] was chosen without a key.
+    HashWithoutKey,
+    /// The hash key is shorter than 16 bytes.
+    HashKeyTooShort(usize),
+    /// The size limit is below 64 bytes, which would redact ordinary log lines whole.
+    MaxValueLenTooSmall(usize),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownRule(id) => write!(
+                f,
+                "unknown redaction rule {id:?}; `stanchion_redact::rules()` lists the ids"
+            ),
+            Self::HashWithoutKey => f.write_str(
+                "the keyed hash method needs a deployment key: call `with_hash_key` (16 bytes \
+                 or more)",
+            ),
+            Self::HashKeyTooShort(len) => write!(
+                f,
+                "the hash key is {len} bytes; at least 16 are needed so tokens cannot be \
+                 brute-forced"
+            ),
+            Self::MaxValueLenTooSmall(len) => write!(
+                f,
+                "a size limit of {len} bytes would redact ordinary log lines whole; use 64 or \
+                 more"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// Configuration of a [`Redactor`]; builder-lite, checked by [`RedactorBuilder::build`].
+#[derive(Clone)]
+#[must_use]
+pub struct RedactorBuilder {
+    method: Method,
+    hash_key: Option<Vec<u8>>,
+    overrides: Vec<(String, bool)>,
+    pii: bool,
+    max_value_len: usize,
+}
+
+impl fmt::Debug for RedactorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedactorBuilder")
+            .field("method", &self.method)
+            .field("hash_key", &self.hash_key.as_ref().map(|_| "[REDACTED]"))
+            .field("overrides", &self.overrides)
+            .field("pii", &self.pii)
+            .field("max_value_len", &self.max_value_len)
+            .finish()
+    }
+}
+
+impl Default for RedactorBuilder {
+    fn default() -> Self {
+        Self {
+            method: Method::Replace,
+            hash_key: None,
+            overrides: Vec::new(),
+            pii: false,
+            max_value_len: DEFAULT_MAX_VALUE_LEN,
+        }
+    }
+}
+
+impl RedactorBuilder {
+    /// How secrets are replaced. Default: [`Method::Replace`].
+    pub fn with_method(mut self, method: Method) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// The deployment key of [`Method::Hash`] (16 bytes or more). Default: none.
+    pub fn with_hash_key(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.hash_key = Some(key.as_ref().to_vec());
+        self
+    }
+
+    /// Turns every opt-in PII rule (email, IP addresses, card numbers, IBAN) on or off.
+    /// Default: off.
+    pub fn with_pii(mut self, enabled: bool) -> Self {
+        self.pii = enabled;
+        self
+    }
+
+    /// Turns one rule on or off by id; applied after [`RedactorBuilder::with_pii`].
+    pub fn with_rule(mut self, id: &str, enabled: bool) -> Self {
+        self.overrides.push((id.to_owned(), enabled));
+        self
+    }
+
+    /// The longest value scanned, in bytes; a longer value is replaced whole by
+    /// `[REDACTED:oversized]` (fail closed). Default: [`DEFAULT_MAX_VALUE_LEN`].
+    pub fn with_max_value_len(mut self, max: usize) -> Self {
+        self.max_value_len = max;
+        self
+    }
+
+    /// Checks the configuration and builds the redactor.
+    pub fn build(self) -> Result<Redactor, BuildError> {
+        let mut enabled: Vec<bool> = RULES
+            .iter()
+            .map(|rule| rule.default_enabled || (self.pii && rule.category == Category::Pii))
+            .collect();
+        for (id, on) in &self.overrides {
+            let index = RULES
+                .iter()
+                .position(|rule| rule.id == id)
+                .ok_or_else(|| BuildError::UnknownRule(id.clone()))?;
+            enabled[index] = *on;
+        }
+        if self.max_value_len < 64 {
+            return Err(BuildError::MaxValueLenTooSmall(self.max_value_len));
+        }
+        let hash_key = match (&self.method, &self.hash_key) {
+            (Method::Hash, None) => return Err(BuildError::HashWithoutKey),
+            (_, Some(key)) if key.len() < 16 => {
+                return Err(BuildError::HashKeyTooShort(key.len()));
+            }
+            (_, Some(key)) => Some(
+                Hmac::<Sha256>::new_from_slice(key)
+                    .map_err(|_| BuildError::HashKeyTooShort(key.len()))?,
+            ),
+            (_, None) => None,
+        };
+
+        let mut active = Vec::new();
+        let mut keyword_sets: BTreeMap<&'static str, RuleSet> = BTreeMap::new();
+        let mut byte_triggers: Vec<(u8, RuleSet)> = Vec::new();
+        let mut always = RuleSet::default();
+        for (catalogue_index, rule) in RULES.iter().enumerate() {
+            if !enabled[catalogue_index] {
+                continue;
+            }
+            let index = active.len();
+            active.push(ActiveRule {
+                def: rule,
+                regex: COMPILED[catalogue_index].clone(),
+                counter: catalogue_index,
+            });
+            match rule.trigger {
+                Trigger::Keywords => {
+                    for keyword in rule.keywords {
+                        keyword_sets.entry(keyword).or_default().insert(index);
+                    }
+                }
+                Trigger::Byte(byte) => match byte_triggers.iter_mut().find(|(b, _)| *b == byte) {
+                    Some((_, set)) => set.insert(index),
+                    None => {
+                        let mut set = RuleSet::default();
+                        set.insert(index);
+                        byte_triggers.push((byte, set));
+                    }
+                },
+                Trigger::Always => always.insert(index),
+            }
+        }
+        let keywords: Vec<(&'static str, RuleSet)> = keyword_sets.into_iter().collect();
+        let prefilter = Prefilter::build(&keywords, &[]);
+        let counters = (0..RULES.len() + 2).map(|_| AtomicU64::new(0)).collect();
+        Ok(Redactor {
+            inner: Arc::new(Inner {
+                rules: active,
+                keywords,
+                byte_triggers,
+                always,
+                prefilter: ArcSwap::from_pointee(prefilter),
+                registry: Mutex::new(Registry::default()),
+                renderer: Renderer::new(self.method, hash_key),
+                max_value_len: self.max_value_len,
+                counters,
+                field_counter: RULES
+                    .iter()
+                    .position(|rule| rule.id == FIELD_RULE_ID)
+                    .unwrap_or(RULES.len()),
+            }),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct ActiveRule {
+    def: &'static RuleDef,
+    regex: Regex,
+    counter: usize,
+}
+
+/// What a prefilter pattern stands for.
+#[derive(Clone, Copy, Debug)]
+enum PatternKind {
+    Rules(RuleSet),
+    Literal,
+}
+
+/// The literal matcher of registered secrets (leftmost-longest, so the whole value goes).
+#[derive(Debug)]
+struct Literals {
+    matcher: AhoCorasick,
+    labels: Vec<Arc<str>>,
+}
+
+/// The one automaton every line goes through: rule keywords and registered secrets.
+#[derive(Debug)]
+struct Prefilter {
+    automaton: Option<AhoCorasick>,
+    kinds: Vec<PatternKind>,
+    literals: Option<Literals>,
+}
+
+impl Prefilter {
+    /// PERF: case-sensitive and `MatchKind::Standard`, so aho-corasick keeps its SIMD (Teddy)
+    /// prefilter while the automaton has at most 128 patterns; the casings are listed in the
+    /// catalogue instead.
+    fn build(keywords: &[(&'static str, RuleSet)], secrets: &[(Arc<str>, String)]) -> Self {
+        let mut patterns: Vec<String> = Vec::new();
+        let mut kinds = Vec::new();
+        for (keyword, set) in keywords {
+            patterns.push((*keyword).to_owned());
+            kinds.push(PatternKind::Rules(*set));
+        }
+        let mut literal_patterns: Vec<String> = Vec::new();
+        let mut labels = Vec::new();
+        for (label, secret) in secrets {
+            // A secret with quotes, backslashes or control characters appears JSON-escaped in
+            // a JSON line; match that spelling too.
+            let mut escaped = String::new();
+            neutralize::push_json_string(&mut escaped, secret);
+            let escaped = escaped[1..escaped.len() - 1].to_owned();
+            for spelling in [secret.clone(), escaped] {
+                if !literal_patterns.contains(&spelling) {
+                    literal_patterns.push(spelling.clone());
+                    labels.push(Arc::clone(label));
+                    patterns.push(spelling);
+                    kinds.push(PatternKind::Literal);
+                }
+            }
+        }
+        // Building cannot fail for literal patterns this small (limits are in the millions of
+        // states); if it ever did, `None` makes every line take the slow path (fail closed).
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&patterns)
+            .ok();
+        let literals = if literal_patterns.is_empty() {
+            None
+        } else {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&literal_patterns)
+                .ok()
+                .map(|matcher| Literals { matcher, labels })
+        };
+        Self {
+            automaton,
+            kinds,
+            literals,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Registry {
+    secrets: Vec<(Arc<str>, SecretString)>,
+    refused: Vec<String>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // SECURITY: labels only, never values.
+        f.debug_struct("Registry")
+            .field(
+                "labels",
+                &self.secrets.iter().map(|(l, _)| l).collect::<Vec<_>>(),
+            )
+            .field("refused", &self.refused)
+            .finish()
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    rules: Vec<ActiveRule>,
+    keywords: Vec<(&'static str, RuleSet)>,
+    byte_triggers: Vec<(u8, RuleSet)>,
+    always: RuleSet,
+    prefilter: ArcSwap<Prefilter>,
+    registry: Mutex<Registry>,
+    renderer: Renderer,
+    max_value_len: usize,
+    /// One counter per catalogue rule, then registered secrets, then oversized values.
+    counters: Box<[AtomicU64]>,
+    /// The catalogue index of `secret-field`, whose counter JSON members redacted by key share.
+    field_counter: usize,
+}
+
+/// The redaction engine. Cheap to clone: clones share the rules, the registered secrets and
+/// the counters.
+///
+/// ```
+/// use stanchion_redact::Redactor;
+///
+/// let redactor = Redactor::new();
+/// let line = "login ok password=hunter22 user=ana";
+/// assert_eq!(redactor.redact(line), "login ok password=[REDACTED:secret-field] user=ana");
+/// ```
+#[derive(Clone, Debug)]
+pub struct Redactor {
+    inner: Arc<Inner>,
+}
+
+impl Default for Redactor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Redactor {
+    /// Every default rule (everything but PII), markers naming the rule, 64 KiB value limit.
+    pub fn new() -> Self {
+        // The default configuration is valid by construction (tested).
+        Self::builder()
+            .build()
+            .expect("the default redactor configuration is valid")
+    }
+
+    /// A builder to choose the method, the PII rules and the size limit.
+    pub fn builder() -> RedactorBuilder {
+        RedactorBuilder::default()
+    }
+
+    /// `input` with every secret replaced. Borrowed, without allocating, when nothing matched.
+    ///
+    /// A value longer than the size limit is replaced whole by `[REDACTED:oversized]`.
+    pub fn redact<'a>(&self, input: &'a str) -> Cow<'a, str> {
+        if input.len() > self.inner.max_value_len {
+            return Cow::Owned(self.oversized());
+        }
+        let prefilter = self.inner.prefilter.load();
+        let (candidates, literal_hit) = self.candidates(&prefilter, input);
+        if candidates.is_empty() && !literal_hit {
+            return Cow::Borrowed(input);
+        }
+        let mut text = Cow::Borrowed(input);
+        if literal_hit && let Some(replaced) = self.apply_literals(&prefilter, &text) {
+            text = Cow::Owned(replaced);
+        }
+        for index in candidates.iter() {
+            if let Some(replaced) = self.apply_rule(&self.inner.rules[index], &text) {
+                text = Cow::Owned(replaced);
+            }
+        }
+        text
+    }
+
+    /// [`Redactor::redact`], then CR, LF and other control characters made visible
+    /// (`\n`, `\u{1b}`), so one value cannot forge or hide log lines (CWE-117).
+    pub fn redact_log_line<'a>(&self, input: &'a str) -> Cow<'a, str> {
+        match self.redact(input) {
+            Cow::Borrowed(text) => neutralize::neutralize_text(text),
+            Cow::Owned(text) => match neutralize::neutralize_text(&text) {
+                Cow::Borrowed(_) => Cow::Owned(text),
+                Cow::Owned(clean) => Cow::Owned(clean),
+            },
+        }
+    }
+
+    /// A JSON document (one log line) with every string redacted and every member whose key
+    /// names a secret replaced whole; the output is valid JSON with the same members in the
+    /// same order. Dangerous characters inside strings are written as `\u` escapes.
+    ///
+    /// When `line` is not JSON, it is treated as text ([`Redactor::redact_log_line`]).
+    pub fn redact_json_line<'a>(&self, line: &'a str) -> Cow<'a, str> {
+        if !self.json_needs_rewrite(line) {
+            return Cow::Borrowed(line);
+        }
+        match crate::json::rewrite(self, line) {
+            Ok(rewritten) => rewritten,
+            Err(crate::json::NotJson) => self.redact_log_line(line),
+        }
+    }
+
+    /// Registers an exact value to be redacted wherever it appears, as
+    /// `[REDACTED:registered-secret:<label>]`. Visible to every clone at once; safe while other
+    /// threads redact (the matcher is rebuilt and swapped).
+    ///
+    /// Values shorter than [`MIN_SECRET_LEN`] bytes, or that would match the markers
+    /// themselves, are refused: the label is kept in [`Redactor::refused_secrets`]. Use
+    /// [`Redactor::try_register_secret`] to get the reason as an error.
+    pub fn register_secret(&self, label: &str, secret: &str) {
+        // The refusal is recorded in the registry; callers that want it use `try_`.
+        let _refused = self.try_register_secret(label, secret);
+    }
+
+    /// [`Redactor::register_secret`], returning why a value was refused.
+    pub fn try_register_secret(
+        &self,
+        label: &str,
+        secret: &str,
+    ) -> Result<(), RegisterSecretError> {
+        let label = marker::sanitize_label(label);
+        let mut registry = self
+            .inner
+            .registry
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let refusal = if secret.len() < MIN_SECRET_LEN {
+            Some(RegisterSecretError::TooShort {
+                label: label.clone(),
+                len: secret.len(),
+            })
+        } else if secret.contains(MARKER_PREFIX)
+            || MARKER_PREFIX.contains(secret)
+            || marker::is_already_redacted(secret)
+        {
+            Some(RegisterSecretError::LooksLikeAMarker {
+                label: label.clone(),
+            })
+        } else {
+            None
+        };
+        if let Some(error) = refusal {
+            registry.refused.push(label);
+            return Err(error);
+        }
+        if registry
+            .secrets
+            .iter()
+            .any(|(_, known)| known.expose_secret() == secret)
+        {
+            return Ok(());
+        }
+        registry
+            .secrets
+            .push((Arc::from(label.as_str()), SecretString::from(secret)));
+        // Longest first, so a secret that contains another is redacted whole.
+        let mut plain: Vec<(Arc<str>, String)> = registry
+            .secrets
+            .iter()
+            .map(|(label, secret)| (Arc::clone(label), secret.expose_secret().to_owned()))
+            .collect();
+        plain.sort_by_key(|(_, secret)| std::cmp::Reverse(secret.len()));
+        let prefilter = Prefilter::build(&self.inner.keywords, &plain);
+        self.inner.prefilter.store(Arc::new(prefilter));
+        Ok(())
+    }
+
+    /// Registers a [`SecretString`] (for example every secret the configuration service
+    /// loads); see [`Redactor::register_secret`].
+    pub fn register_secret_string(&self, label: &str, secret: &SecretString) {
+        self.register_secret(label, secret.expose_secret());
+    }
+
+    /// The sanitized labels of registered secrets that were refused.
+    pub fn refused_secrets(&self) -> Vec<String> {
+        self.inner
+            .registry
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .refused
+            .clone()
+    }
+
+    /// How many values each enabled rule has redacted (no values, only counts), plus
+    /// [`REGISTERED_RULE_ID`] and [`OVERSIZED_RULE_ID`]. Shared by all clones.
+    pub fn counts(&self) -> Vec<RuleCount> {
+        let mut counts: Vec<RuleCount> = self
+            .inner
+            .rules
+            .iter()
+            .map(|rule| RuleCount {
+                rule: rule.def.id,
+                count: self.inner.counters[rule.counter].load(Ordering::Relaxed),
+            })
+            .collect();
+        counts.push(RuleCount {
+            rule: REGISTERED_RULE_ID,
+            count: self.inner.counters[RULES.len()].load(Ordering::Relaxed),
+        });
+        counts.push(RuleCount {
+            rule: OVERSIZED_RULE_ID,
+            count: self.inner.counters[RULES.len() + 1].load(Ordering::Relaxed),
+        });
+        counts
+    }
+
+    /// The total of [`Redactor::counts`].
+    pub fn total_count(&self) -> u64 {
+        self.inner
+            .counters
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// The ids of the enabled rules, in application order.
+    pub fn enabled_rules(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.inner.rules.iter().map(|rule| rule.def.id)
+    }
+
+    /// The size limit of one value, in bytes.
+    pub fn max_value_len(&self) -> usize {
+        self.inner.max_value_len
+    }
+
+    // --- internals shared with the JSON rewriter ---------------------------------------------
+
+    /// Whether a JSON line can be passed through untouched: no keyword, no dangerous character,
+    /// no escape that could hide a keyword (`\/`, `\u`), no value over the limit.
+    fn json_needs_rewrite(&self, line: &str) -> bool {
+        if line.len() > self.inner.max_value_len || neutralize::may_need_neutralizing(line) {
+            return true;
+        }
+        let bytes = line.as_bytes();
+        if memchr::memchr_iter(b'\\', bytes).any(|i| matches!(bytes.get(i + 1), Some(b'/' | b'u')))
+        {
+            return true;
+        }
+        let prefilter = self.inner.prefilter.load();
+        let (candidates, literal_hit) = self.candidates(&prefilter, line);
+        !candidates.is_empty() || literal_hit
+    }
+
+    /// Appends the replacement of a JSON member's value redacted because of its key.
+    pub(crate) fn render_field(&self, out: &mut String, value: &str) {
+        self.count(self.inner.field_counter);
+        self.inner.renderer.render(out, FIELD_RULE_ID, None, value);
+    }
+
+    pub(crate) fn field_is_redactable(value: &str) -> bool {
+        !is_placeholder_value(value)
+    }
+
+    /// The replacement of a value over the size limit; its length stays out of the marker too.
+    pub(crate) fn oversized(&self) -> String {
+        self.count(RULES.len() + 1);
+        let mut out = String::new();
+        marker::push_marker(&mut out, OVERSIZED_RULE_ID, None, None);
+        out
+    }
+
+    fn count(&self, counter: usize) {
+        if let Some(counter) = self.inner.counters.get(counter) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The rules whose keywords (or trigger bytes) occur in `text`, and whether a registered
+    /// secret may occur.
+    fn candidates(&self, prefilter: &Prefilter, text: &str) -> (RuleSet, bool) {
+        let mut candidates = self.inner.always;
+        let mut literal_hit = false;
+        for (byte, set) in &self.inner.byte_triggers {
+            if memchr::memchr(*byte, text.as_bytes()).is_some() {
+                candidates.union(*set);
+            }
+        }
+        match &prefilter.automaton {
+            // PERF: `is_match` is one prefiltered scan that stops at the first keyword; clean
+            // lines never get further. Overlapping search then finds every keyword's rules.
+            Some(automaton) if automaton.is_match(text) => {
+                for found in automaton.find_overlapping_iter(text) {
+                    match prefilter.kinds[found.pattern().as_usize()] {
+                        PatternKind::Rules(set) => candidates.union(set),
+                        PatternKind::Literal => literal_hit = true,
+                    }
+                }
+            }
+            Some(_) => {}
+            None => {
+                // SECURITY: no automaton (cannot happen in practice): run everything.
+                for index in 0..self.inner.rules.len() {
+                    candidates.insert(index);
+                }
+                literal_hit = prefilter.literals.is_some();
+            }
+        }
+        (candidates, literal_hit)
+    }
+
+    fn apply_literals(&self, prefilter: &Prefilter, text: &str) -> Option<String> {
+        let literals = prefilter.literals.as_ref()?;
+        let mut out = String::new();
+        let mut last = 0;
+        for found in literals.matcher.find_iter(text) {
+            out.push_str(&text[last..found.start()]);
+            let label = &literals.labels[found.pattern().as_usize()];
+            self.count(RULES.len());
+            self.inner.renderer.render(
+                &mut out,
+                REGISTERED_RULE_ID,
+                Some(label),
+                &text[found.start()..found.end()],
+            );
+            last = found.end();
+        }
+        if last == 0 && out.is_empty() {
+            return None;
+        }
+        out.push_str(&text[last..]);
+        Some(out)
+    }
+
+    fn apply_rule(&self, rule: &ActiveRule, text: &str) -> Option<String> {
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        for caps in rule.regex.captures_iter(text) {
+            let Some(whole) = caps.get(0) else { continue };
+            match rule.def.extract {
+                Extract::Group => {
+                    let found = caps.name("s").or_else(|| caps.name("s2")).unwrap_or(whole);
+                    push_span(&mut spans, text, found.start(), found.end());
+                }
+                Extract::KeyValue => {
+                    let (Some(key), Some(value)) = (caps.name("k"), caps.name("s")) else {
+                        continue;
+                    };
+                    let query = rule.def.category == Category::Url;
+                    if !is_sensitive_key_with(key.as_str(), query)
+                        || (!query && is_header_owned_key(key.as_str()))
+                    {
+                        continue;
+                    }
+                    let (start, end) = unquote(text, value.start(), value.end());
+                    if !is_placeholder_value(&text[start..end]) {
+                        push_span(&mut spans, text, start, end);
+                    }
+                }
+                Extract::CookieList | Extract::SetCookie => {
+                    let Some(list) = caps.name("s") else { continue };
+                    let mut offset = list.start();
+                    for part in list.as_str().split(';') {
+                        let (start, end) = (offset, offset + part.len());
+                        offset = end + 1;
+                        let (start, end) = match part.find('=') {
+                            Some(eq) => (start + eq + 1, end),
+                            None => (start, end),
+                        };
+                        let (start, end) = trim_span(text, start, end);
+                        if !is_placeholder_value(&text[start..end]) {
+                            push_span(&mut spans, text, start, end);
+                        }
+                        if rule.def.extract == Extract::SetCookie {
+                            break;
+                        }
+                    }
+                }
+                Extract::Luhn | Extract::Iban | Extract::Ip => {
+                    let ok = match rule.def.extract {
+                        Extract::Luhn => check::luhn(whole.as_str()),
+                        Extract::Iban => check::iban(whole.as_str()),
+                        _ => check::ip(whole.as_str()),
+                    };
+                    if ok {
+                        push_span(&mut spans, text, whole.start(), whole.end());
+                    }
+                }
+            }
+        }
+        if spans.is_empty() {
+            return None;
+        }
+        let mut out = String::with_capacity(text.len() + spans.len() * 24);
+        let mut last = 0;
+        for (start, end) in spans {
+            out.push_str(&text[last..start]);
+            self.count(rule.counter);
+            self.inner
+                .renderer
+                .render(&mut out, rule.def.id, None, &text[start..end]);
+            last = end;
+        }
+        out.push_str(&text[last..]);
+        Some(out)
+    }
+}
+
+/// Records a secret span unless it is empty or already a marker or mask.
+fn push_span(spans: &mut Vec<(usize, usize)>, text: &str, start: usize, end: usize) {
+    if start < end && !marker::is_already_redacted(&text[start..end]) {
+        spans.push((start, end));
+    }
+}
+
+/// The inside of a quoted value (`"v"`, `'v'`, `\"v\"`), or the value itself.
+fn unquote(text: &str, start: usize, end: usize) -> (usize, usize) {
+    let value = &text[start..end];
+    if value.len() >= 4 && value.starts_with("\\\"") && value.ends_with("\\\"") {
+        (start + 2, end - 2)
+    } else if value.len() >= 2
+        && (value.starts_with('"') && value.ends_with('"')
+            || value.starts_with('\'') && value.ends_with('\''))
+    {
+        (start + 1, end - 1)
+    } else {
+        (start, end)
+    }
+}
+
+fn trim_span(text: &str, start: usize, end: usize) -> (usize, usize) {
+    let part = &text[start..end];
+    let leading = part.len() - part.trim_start().len();
+    let trailing = part.len() - part.trim_end().len();
+    if leading + trailing >= part.len() {
+        (start, start)
+    } else {
+        (start + leading, end - trailing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_configuration_builds() {
+        assert!(Redactor::builder().build().is_ok());
+        assert!(Redactor::builder().with_pii(true).build().is_ok());
+    }
+
+    #[test]
+    fn invalid_configurations_say_why() {
+        let unknown = Redactor::builder()
+            .with_rule("nope", true)
+            .build()
+            .unwrap_err();
+        assert!(unknown.to_string().contains("nope"));
+        assert_eq!(
+            Redactor::builder()
+                .with_method(Method::Hash)
+                .build()
+                .unwrap_err(),
+            BuildError::HashWithoutKey
+        );
+        assert_eq!(
+            Redactor::builder()
+                .with_hash_key("short")
+                .build()
+                .unwrap_err(),
+            BuildError::HashKeyTooShort(5)
+        );
+        assert_eq!(
+            Redactor::builder()
+                .with_max_value_len(10)
+                .build()
+                .unwrap_err(),
+            BuildError::MaxValueLenTooSmall(10)
+        );
+    }
+
+    #[test]
+    fn keywords_fit_the_simd_prefilter_with_room_for_registered_secrets() {
+        let redactor = Redactor::builder().with_pii(true).build().unwrap();
+        let count = redactor.inner.keywords.len();
+        assert!(
+            count <= 112,
+            "{count} keywords leave too little room under Teddy's 128"
+        );
+    }
+
+    #[test]
+    fn rule_sets_iterate_in_order() {
+        let mut set = RuleSet::default();
+        for i in [3, 0, 127, 64] {
+            set.insert(i);
+        }
+        assert_eq!(set.iter().collect::<Vec<_>>(), [0, 3, 64, 127]);
+    }
+
+    #[test]
+    fn spans_unquote_and_trim() {
+        let text = r#"a="b" c='d' e=\"f\""#;
+        assert_eq!(unquote(text, 2, 5), (3, 4));
+        assert_eq!(unquote(text, 8, 11), (9, 10));
+        assert_eq!(unquote(text, 14, 19), (16, 17));
+        assert_eq!(trim_span("  x ", 0, 4), (2, 3));
+        assert_eq!(trim_span("   ", 0, 3), (0, 0));
+    }
+}

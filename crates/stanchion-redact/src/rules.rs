@@ -1,0 +1,780 @@
+//! The rule catalogue: one table, read by the engine, the CLI's `--help` and the docs test.
+//!
+//! Each rule names the case-sensitive literals (its keywords) that must occur in a line before
+//! its regex runs. Keywords list their casings explicitly (`token`, `Token`, `TOKEN`): an
+//! ASCII-case-insensitive automaton would lose aho-corasick's SIMD prefilters (see
+//! `docs/redaction.md`). Token formats are written so that a longer-than-usual token is still
+//! redacted whole (`{36,}` rather than `{36}`): SECURITY: a leak of the tail is worse than a
+//! redacted look-alike.
+
+/// What kind of secret a rule finds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Category {
+    /// A provider's token format, recognizable on its own (prefix, length, charset).
+    ProviderToken,
+    /// A value next to a key whose name says it is secret (`password=...`, `"token": "..."`).
+    KeyValue,
+    /// An HTTP header value (`Authorization`, `Cookie`, `Set-Cookie`).
+    Header,
+    /// A secret inside a URL or a command line (userinfo, query parameters, `curl -u`).
+    Url,
+    /// Personal data; every rule of this category is opt-in.
+    Pii,
+    /// An exact value registered at runtime with `Redactor::register_secret`.
+    Registered,
+}
+
+impl Category {
+    /// A short lowercase name, as printed in the docs and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ProviderToken => "provider token",
+            Self::KeyValue => "key-value",
+            Self::Header => "header",
+            Self::Url => "url",
+            Self::Pii => "pii (opt-in)",
+            Self::Registered => "registered",
+        }
+    }
+}
+
+/// How the secret part of a match is found and checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Extract {
+    /// The capture group `s` (or `s2`), else the whole match.
+    Group,
+    /// Groups `k` (key) and `s` (value); the key must pass `keys::is_sensitive_key`, quotes
+    /// around the value are kept, placeholder values are left alone.
+    KeyValue,
+    /// Group `s` is a `name=value; name=value` cookie list: every value is redacted.
+    CookieList,
+    /// Group `s` is a `Set-Cookie` value: the first pair's value is redacted, attributes kept.
+    SetCookie,
+    /// The whole match, when its digits pass the Luhn check (13 to 19 digits).
+    Luhn,
+    /// The whole match, when it passes the IBAN mod-97 check.
+    Iban,
+    /// The whole match, when it parses as an IP address (`std::net`).
+    Ip,
+}
+
+/// When a rule's regex runs at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Trigger {
+    /// When one of the rule's keywords occurs (the aho-corasick prefilter).
+    Keywords,
+    /// When this byte occurs (a `memchr` scan; one-byte keywords would slow the automaton).
+    Byte(u8),
+    /// On every line (opt-in PII rules whose matches have no literal anchor).
+    Always,
+}
+
+/// One entry of the catalogue.
+#[derive(Debug)]
+pub(crate) struct RuleDef {
+    pub(crate) id: &'static str,
+    pub(crate) description: &'static str,
+    pub(crate) category: Category,
+    pub(crate) default_enabled: bool,
+    pub(crate) keywords: &'static [&'static str],
+    pub(crate) trigger: Trigger,
+    pub(crate) pattern: &'static str,
+    pub(crate) extract: Extract,
+}
+
+const fn token(
+    id: &'static str,
+    description: &'static str,
+    keywords: &'static [&'static str],
+    pattern: &'static str,
+) -> RuleDef {
+    RuleDef {
+        id,
+        description,
+        category: Category::ProviderToken,
+        default_enabled: true,
+        keywords,
+        trigger: Trigger::Keywords,
+        pattern,
+        extract: Extract::Group,
+    }
+}
+
+/// The keywords of every rule keyed on a secret-sounding name, in the casings found in logs.
+const SECRET_NAME_KEYWORDS: &[&str] = &[
+    "pass", "Pass", "PASS", "pwd", "Pwd", "PWD", "secret", "Secret", "SECRET", "token", "Token",
+    "TOKEN", "key", "Key", "KEY", "auth", "Auth", "AUTH", "cred", "Cred", "CRED", "ookie", "OOKIE",
+    "sig", "Sig", "SIG", "ession", "ESSION",
+];
+
+/// The separator between a key and its value: `=`, `:`, `=>`, `:=`, with optional quotes and
+/// JSON-escaped quotes around the key, and a little whitespace.
+macro_rules! kv_sep {
+    () => {
+        r#"\\?["']?\s{0,3}(?:=>|:=|=|:)\s{0,3}"#
+    };
+}
+
+/// An unquoted or quoted value after a separator.
+macro_rules! kv_value {
+    () => {
+        r#"(?P<s>\\"(?:[^"\\]|\\[^"])*\\"|"(?:[^"\\\r\n]|\\.)*"|'[^'\r\n]*'|[^\s,;&"'<>(){}\[\]\\]+)"#
+    };
+}
+
+/// The catalogue, in application order: provider tokens first (the most specific ids), then
+/// headers, URLs, context rules, the generic key-value rule, and the opt-in PII rules.
+pub(crate) static RULES: &[RuleDef] = &[
+    // --- Cloud providers -------------------------------------------------------------------
+    token(
+        "aws-access-key-id",
+        "AWS access key id (AKIA/ASIA/ABIA/ACCA + 16 base32 characters)",
+        &["AKIA", "ASIA", "ABIA", "ACCA", "A3T"],
+        r"(?-u:\b)(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?-u:\b)",
+    ),
+    RuleDef {
+        id: "aws-secret-access-key",
+        description: "AWS secret access key (40 base64 characters) next to a name with `aws` and `secret`",
+        category: Category::ProviderToken,
+        default_enabled: true,
+        keywords: &["aws", "AWS", "Aws"],
+        trigger: Trigger::Keywords,
+        pattern: concat!(
+            r"(?i:aws)[A-Za-z0-9_.\-]{0,20}(?i:secret)[A-Za-z0-9_.\-]{0,20}",
+            kv_sep!(),
+            r#"\\?["']?(?P<s>[A-Za-z0-9/+=]{40,})"#
+        ),
+        extract: Extract::Group,
+    },
+    token(
+        "google-api-key",
+        "Google API key (AIza + 35 characters)",
+        &["AIza"],
+        r"AIza[A-Za-z0-9_\-]{35,}",
+    ),
+    token(
+        "digitalocean-pat",
+        "DigitalOcean personal access token (dop_v1_ + 64 hex)",
+        &["_v1_"],
+        r"dop_v1_[a-f0-9]{64,}",
+    ),
+    token(
+        "digitalocean-oauth-token",
+        "DigitalOcean OAuth token (doo_v1_ + 64 hex)",
+        &["_v1_"],
+        r"doo_v1_[a-f0-9]{64,}",
+    ),
+    token(
+        "digitalocean-refresh-token",
+        "DigitalOcean refresh token (dor_v1_ + 64 hex)",
+        &["_v1_"],
+        r"dor_v1_[a-f0-9]{64,}",
+    ),
+    token(
+        "databricks-token",
+        "Databricks API token (dapi + 32 hex)",
+        &["dapi"],
+        r"(?-u:\b)dapi[a-f0-9]{32}(?:-[0-9])?(?-u:\b)",
+    ),
+    token(
+        "heroku-api-key",
+        "Heroku API key (HRKU-AA + 58 characters)",
+        &["HRKU-"],
+        r"HRKU-AA[A-Za-z0-9_\-]{58,}",
+    ),
+    token(
+        "supabase-token",
+        "Supabase access token (sbp_ + 40 hex)",
+        &["sbp_"],
+        r"(?-u:\b)sbp_[a-f0-9]{40,}",
+    ),
+    token(
+        "planetscale-token",
+        "PlanetScale password or token (pscale_pw_/pscale_tkn_/pscale_oauth_)",
+        &["pscale_"],
+        r"pscale_(?:pw|tkn|oauth)_[A-Za-z0-9=._\-]{32,}",
+    ),
+    token(
+        "pulumi-token",
+        "Pulumi access token (pul- + 40 hex)",
+        &["pul-"],
+        r"(?-u:\b)pul-[a-f0-9]{40,}",
+    ),
+    token(
+        "tailscale-key",
+        "Tailscale auth, API or OAuth client key (tskey-...)",
+        &["tskey-"],
+        r"tskey-(?:auth|api|client|scim|webhook)-[A-Za-z0-9\-]{20,}",
+    ),
+    // --- Source hosting and CI ---------------------------------------------------------------
+    token(
+        "github-pat",
+        "GitHub classic personal access token (ghp_ + 36)",
+        &["ghp_"],
+        r"ghp_[A-Za-z0-9]{36,}",
+    ),
+    token(
+        "github-oauth-token",
+        "GitHub OAuth access token (gho_ + 36)",
+        &["gho_"],
+        r"gho_[A-Za-z0-9]{36,}",
+    ),
+    token(
+        "github-user-token",
+        "GitHub App user-to-server token (ghu_ + 36)",
+        &["ghu_"],
+        r"ghu_[A-Za-z0-9]{36,}",
+    ),
+    token(
+        "github-app-token",
+        "GitHub App server-to-server token (ghs_ + 36)",
+        &["ghs_"],
+        r"ghs_[A-Za-z0-9]{36,}",
+    ),
+    token(
+        "github-refresh-token",
+        "GitHub refresh token (ghr_ + 36)",
+        &["ghr_"],
+        r"ghr_[A-Za-z0-9]{36,}",
+    ),
+    token(
+        "github-fine-grained-pat",
+        "GitHub fine-grained personal access token (github_pat_ + 82)",
+        &["github_pat_"],
+        r"github_pat_[A-Za-z0-9_]{60,}",
+    ),
+    token(
+        "gitlab-pat",
+        "GitLab personal access token (glpat-)",
+        &["glpat-"],
+        r"glpat-[A-Za-z0-9_.\-]{20,}",
+    ),
+    token(
+        "gitlab-deploy-token",
+        "GitLab deploy token (gldt-)",
+        &["gldt-"],
+        r"gldt-[A-Za-z0-9_.\-]{20,}",
+    ),
+    token(
+        "gitlab-runner-token",
+        "GitLab runner authentication token (glrt-)",
+        &["glrt-"],
+        r"glrt-[A-Za-z0-9_.\-]{20,}",
+    ),
+    token(
+        "gitlab-ci-job-token",
+        "GitLab CI/CD job token (glcbt-)",
+        &["glcbt-"],
+        r"glcbt-[A-Za-z0-9_.\-]{20,}",
+    ),
+    token(
+        "gitlab-trigger-token",
+        "GitLab pipeline trigger token (glptt- + 40 hex)",
+        &["glptt-"],
+        r"glptt-[a-f0-9]{40,}",
+    ),
+    token(
+        "gitlab-oauth-secret",
+        "GitLab OAuth application secret (gloas- + 64)",
+        &["gloas-"],
+        r"gloas-[A-Za-z0-9_\-]{64,}",
+    ),
+    token(
+        "gitlab-runner-registration-token",
+        "GitLab runner registration token (GR1348941 + 20)",
+        &["GR1348941"],
+        r"GR1348941[A-Za-z0-9_\-]{20,}",
+    ),
+    token(
+        "atlassian-api-token",
+        "Atlassian API token (ATATT3 + 180+)",
+        &["ATATT3"],
+        r"ATATT3[A-Za-z0-9_=\-]{100,}",
+    ),
+    token(
+        "linear-api-key",
+        "Linear API key (lin_api_ + 40)",
+        &["lin_api_"],
+        r"lin_api_[A-Za-z0-9]{40,}",
+    ),
+    token(
+        "postman-api-key",
+        "Postman API key (PMAK- + 24 hex - 34 hex)",
+        &["PMAK-"],
+        r"PMAK-[a-fA-F0-9]{24}-[a-fA-F0-9]{34}",
+    ),
+    token(
+        "docker-hub-pat",
+        "Docker Hub personal access token (dckr_pat_)",
+        &["dckr_pat_"],
+        r"dckr_pat_[A-Za-z0-9_\-]{27,}",
+    ),
+    // --- Chat and messaging --------------------------------------------------------------------
+    token(
+        "slack-bot-token",
+        "Slack bot token (xoxb-)",
+        &["xox"],
+        r"xoxb-[0-9]{10,13}-[0-9]{10,13}[A-Za-z0-9\-]*",
+    ),
+    token(
+        "slack-config-token",
+        "Slack configuration token (xoxe.xoxb-/xoxe.xoxp-)",
+        &["xox"],
+        r"xoxe\.xox[bp]-[0-9]-[A-Za-z0-9]{100,}",
+    ),
+    token(
+        "slack-user-token",
+        "Slack user or refresh token (xoxp-, xoxe-)",
+        &["xox"],
+        r"xox[pe]-[0-9A-Za-z\-]{30,}",
+    ),
+    token(
+        "slack-app-token",
+        "Slack app-level token (xapp-)",
+        &["xapp-"],
+        r"xapp-[0-9]-[A-Za-z0-9\-]{20,}",
+    ),
+    token(
+        "slack-legacy-token",
+        "Slack legacy workspace, bot or app token (xoxa-, xoxr-, xoxo-, xoxs-)",
+        &["xox"],
+        r"xox[aors]-[0-9A-Za-z\-]{10,}",
+    ),
+    token(
+        "slack-webhook-url",
+        "Slack incoming webhook path (hooks.slack.com/services/...)",
+        &["hooks.slack.com"],
+        r"hooks\.slack\.com/(?P<s>(?:services|workflows|triggers)/[A-Za-z0-9+/_\-]{20,})",
+    ),
+    token(
+        "telegram-bot-token",
+        "Telegram bot token (bot id : AA + 33)",
+        &[":AA"],
+        r"(?-u:\b)[0-9]{8,10}:AA[A-Za-z0-9_\-]{33,}",
+    ),
+    token(
+        "twilio-api-key",
+        "Twilio API key SID (SK + 32 hex)",
+        &["SK"],
+        r"(?-u:\b)SK[0-9a-fA-F]{32}(?-u:\b)",
+    ),
+    token(
+        "sendgrid-api-key",
+        "SendGrid API key (SG. + 22 . 43)",
+        &["SG."],
+        r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43,}",
+    ),
+    // --- Payments ------------------------------------------------------------------------------
+    token(
+        "stripe-secret-key",
+        "Stripe secret key (sk_live_/sk_test_/sk_prod_)",
+        &["k_live_", "k_test_", "k_prod_"],
+        r"sk_(?:live|test|prod)_[A-Za-z0-9]{10,}",
+    ),
+    token(
+        "stripe-restricted-key",
+        "Stripe restricted key (rk_live_/rk_test_/rk_prod_)",
+        &["k_live_", "k_test_", "k_prod_"],
+        r"rk_(?:live|test|prod)_[A-Za-z0-9]{10,}",
+    ),
+    token(
+        "stripe-webhook-secret",
+        "Stripe webhook signing secret (whsec_)",
+        &["whsec_"],
+        r"whsec_[A-Za-z0-9+/=]{24,}",
+    ),
+    token(
+        "square-access-token",
+        "Square access token or application secret (EAAA, sq0atp-, sq0csp-)",
+        &["EAAA", "sq0"],
+        r"(?-u:\b)(?:EAAA|sq0atp-|sq0csp-)[A-Za-z0-9_\-]{22,}",
+    ),
+    token(
+        "shopify-access-token",
+        "Shopify access token (shpat_ + 32 hex)",
+        &["shp"],
+        r"shpat_[a-fA-F0-9]{32,}",
+    ),
+    token(
+        "shopify-custom-app-token",
+        "Shopify custom app access token (shpca_ + 32 hex)",
+        &["shp"],
+        r"shpca_[a-fA-F0-9]{32,}",
+    ),
+    token(
+        "shopify-private-app-token",
+        "Shopify private app access token (shppa_ + 32 hex)",
+        &["shp"],
+        r"shppa_[a-fA-F0-9]{32,}",
+    ),
+    token(
+        "shopify-shared-secret",
+        "Shopify shared secret (shpss_ + 32 hex)",
+        &["shp"],
+        r"shpss_[a-fA-F0-9]{32,}",
+    ),
+    // --- AI providers --------------------------------------------------------------------------
+    token(
+        "openai-api-key",
+        "OpenAI API key (sk-proj-/sk-svcacct-/sk-admin-, or the T3BlbkFJ marker)",
+        &["T3BlbkFJ", "sk-proj-", "sk-svcacct-", "sk-admin-"],
+        r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{20,}|sk-[A-Za-z0-9_\-]*T3BlbkFJ[A-Za-z0-9_\-]+",
+    ),
+    token(
+        "anthropic-api-key",
+        "Anthropic API key (sk-ant-api03-)",
+        &["sk-ant-"],
+        r"sk-ant-api[0-9]{2}-[A-Za-z0-9_\-]{80,}",
+    ),
+    token(
+        "anthropic-admin-key",
+        "Anthropic admin API key (sk-ant-admin01-)",
+        &["sk-ant-"],
+        r"sk-ant-admin[0-9]{2}-[A-Za-z0-9_\-]{80,}",
+    ),
+    token(
+        "huggingface-token",
+        "Hugging Face access token (hf_ + 34)",
+        &["hf_"],
+        r"(?-u:\b)hf_[A-Za-z0-9]{34,}",
+    ),
+    token(
+        "huggingface-org-token",
+        "Hugging Face organization token (api_org_ + 34)",
+        &["api_org_"],
+        r"api_org_[A-Za-z0-9]{34,}",
+    ),
+    token(
+        "groq-api-key",
+        "Groq API key (gsk_ + 52)",
+        &["gsk_"],
+        r"(?-u:\b)gsk_[A-Za-z0-9]{52,}",
+    ),
+    token(
+        "replicate-api-token",
+        "Replicate API token (r8_ + 37)",
+        &["r8_"],
+        r"(?-u:\b)r8_[A-Za-z0-9]{37,}",
+    ),
+    token(
+        "perplexity-api-key",
+        "Perplexity API key (pplx- + 48)",
+        &["pplx-"],
+        r"pplx-[A-Za-z0-9]{48,}",
+    ),
+    token(
+        "xai-api-key",
+        "xAI API key (xai- + 80)",
+        &["xai-"],
+        r"(?-u:\b)xai-[A-Za-z0-9]{80,}",
+    ),
+    // --- Package registries --------------------------------------------------------------------
+    token(
+        "npm-access-token",
+        "npm access token (npm_ + 36)",
+        &["npm_"],
+        r"(?-u:\b)npm_[A-Za-z0-9]{36,}",
+    ),
+    token(
+        "pypi-upload-token",
+        "PyPI upload token (pypi-AgEIcHlwaS5vcmc + 50+)",
+        &["pypi-AgEIcHlwaS5vcmc"],
+        r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}",
+    ),
+    // --- Secret stores and observability -------------------------------------------------------
+    token(
+        "vault-service-token",
+        "HashiCorp Vault service token (hvs.)",
+        &["hvs."],
+        r"(?-u:\b)hvs\.[A-Za-z0-9_\-]{24,}",
+    ),
+    token(
+        "vault-batch-token",
+        "HashiCorp Vault batch token (hvb.)",
+        &["hvb."],
+        r"(?-u:\b)hvb\.[A-Za-z0-9_\-]{24,}",
+    ),
+    token(
+        "doppler-token",
+        "Doppler token (dp.pt./dp.st./dp.sa./dp.ct.)",
+        &["dp."],
+        r"dp\.(?:pt|st|sa|ct)\.[A-Za-z0-9]{40,}",
+    ),
+    token(
+        "onepassword-service-token",
+        "1Password service account token (ops_eyJ)",
+        &["ops_eyJ"],
+        r"ops_eyJ[A-Za-z0-9+/=_\-]{100,}",
+    ),
+    token(
+        "age-secret-key",
+        "age secret key (AGE-SECRET-KEY-1 + 58 bech32)",
+        &["AGE-SECRET-KEY-1"],
+        r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}",
+    ),
+    token(
+        "sentry-user-token",
+        "Sentry user auth token (sntryu_ + 64 hex)",
+        &["sntryu_"],
+        r"sntryu_[a-f0-9]{64,}",
+    ),
+    token(
+        "sentry-org-token",
+        "Sentry organization auth token (sntrys_)",
+        &["sntrys_"],
+        r"sntrys_[A-Za-z0-9+/=_\-]{40,}",
+    ),
+    token(
+        "grafana-cloud-token",
+        "Grafana Cloud API token (glc_)",
+        &["glc_"],
+        r"(?-u:\b)glc_[A-Za-z0-9+/]{32,}={0,2}",
+    ),
+    token(
+        "grafana-service-account-token",
+        "Grafana service account token (glsa_ + 32 _ 8 hex)",
+        &["glsa_"],
+        r"glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}",
+    ),
+    token(
+        "new-relic-user-key",
+        "New Relic user API key (NRAK- + 27)",
+        &["NRAK-"],
+        r"NRAK-[A-Z0-9]{27,}",
+    ),
+    token(
+        "notion-token",
+        "Notion integration token (secret_ or ntn_ + 43+)",
+        &["secret_", "ntn_"],
+        r"(?-u:\b)(?:secret_|ntn_)[A-Za-z0-9]{43,}",
+    ),
+    // --- Generic formats -----------------------------------------------------------------------
+    token(
+        "jwt",
+        "JSON Web Token (eyJ... . eyJ... . signature)",
+        &["eyJ"],
+        r"(?-u:\b)eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*",
+    ),
+    token(
+        "private-key",
+        "PEM/OpenSSH/PGP private key block, also with newlines escaped as \\n; redacted to the end of the text when the END line is missing",
+        &["-----BEGIN"],
+        r"-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----|\z)",
+    ),
+    // --- Headers ---------------------------------------------------------------------------------
+    RuleDef {
+        id: "authorization",
+        description: "`Authorization` and `Proxy-Authorization` credentials, any scheme (the scheme name stays visible when known)",
+        category: Category::Header,
+        default_enabled: true,
+        keywords: &["uthorization", "UTHORIZATION"],
+        trigger: Trigger::Keywords,
+        pattern: concat!(
+            r"(?i:authorization)",
+            kv_sep!(),
+            r#"\\?["']?(?:(?i:bearer|basic|token|digest|negotiate|ntlm|hoba|mutual|apikey|sso-key|dpop|gnap|otp|aws4-hmac-sha256)[ \t]+(?P<s>[^\s"'\\,;]+)|(?P<s2>[^\s"'\\,;]+(?:[ \t]+[A-Za-z0-9._~+/=\-]{8,})?))"#
+        ),
+        extract: Extract::Group,
+    },
+    RuleDef {
+        id: "set-cookie",
+        description: "`Set-Cookie` value (the cookie's value; attributes such as `Path` stay)",
+        category: Category::Header,
+        default_enabled: true,
+        keywords: &["ookie", "OOKIE"],
+        trigger: Trigger::Keywords,
+        pattern: concat!(
+            r"(?i:set-cookie)",
+            kv_sep!(),
+            r#"\\?["']?(?P<s>[^\r\n"'\\]+)"#
+        ),
+        extract: Extract::SetCookie,
+    },
+    RuleDef {
+        id: "cookie",
+        description: "`Cookie` header: every cookie value (names stay)",
+        category: Category::Header,
+        default_enabled: true,
+        keywords: &["ookie", "OOKIE"],
+        trigger: Trigger::Keywords,
+        pattern: concat!(
+            r"(?:^|[^A-Za-z0-9_\-])(?i:cookie)",
+            kv_sep!(),
+            r#"\\?["']?(?P<s>[^\r\n"'\\]+)"#
+        ),
+        extract: Extract::CookieList,
+    },
+    // --- URLs and command lines -------------------------------------------------------------------
+    RuleDef {
+        id: "url-userinfo",
+        description: "Password in URL userinfo (`scheme://user:password@host`)",
+        category: Category::Url,
+        default_enabled: true,
+        keywords: &["://"],
+        trigger: Trigger::Keywords,
+        pattern: r#"[A-Za-z][A-Za-z0-9+.\-]{0,20}://[^\s:/?#@"'<>\\]{1,256}:(?P<s>[^\s/?#@"'<>\\]{1,256})@"#,
+        extract: Extract::Group,
+    },
+    RuleDef {
+        id: "url-query-secret",
+        description: "Sensitive URL query parameter (`token`, `access_token`, `key`, `signature`, `X-Amz-Signature`, `code`, ...)",
+        category: Category::Url,
+        default_enabled: true,
+        keywords: &[
+            "token",
+            "Token",
+            "TOKEN",
+            "key",
+            "Key",
+            "KEY",
+            "sig",
+            "Sig",
+            "SIG",
+            "pass",
+            "Pass",
+            "PASS",
+            "pwd",
+            "secret",
+            "Secret",
+            "SECRET",
+            "auth",
+            "Auth",
+            "code=",
+            "jwt=",
+            "ession",
+            "redential",
+        ],
+        trigger: Trigger::Keywords,
+        pattern: r#"[?&;](?P<k>(?i:[a-z0-9_.\-]{0,40}(?:token|key|sig|signature|secret|pass|pwd|auth|code|jwt|credential|session)[a-z0-9_.\-]{0,40}))=(?P<s>[^&\s#"'<>\\]+)"#,
+        extract: Extract::KeyValue,
+    },
+    RuleDef {
+        id: "curl-user",
+        description: "Password in `curl -u user:password` / `--user`",
+        category: Category::Url,
+        default_enabled: true,
+        keywords: &["curl"],
+        trigger: Trigger::Keywords,
+        pattern: r#"curl(?-u:\b)[^\r\n]*?\s(?:-u|--user)(?:[ \t]+|=)?["']?[^\s:"']+:(?P<s>[^\s"']+)"#,
+        extract: Extract::Group,
+    },
+    // --- Key-value pairs ---------------------------------------------------------------------------
+    RuleDef {
+        id: "secret-field",
+        description: "Value next to a secret-sounding key (`password`, `secret`, `token`, `api_key`, `*_KEY`, `credentials`, ...) in `k=v`, `k: v`, `\"k\": \"v\"` form; also JSON members and tracing fields by name",
+        category: Category::KeyValue,
+        default_enabled: true,
+        keywords: SECRET_NAME_KEYWORDS,
+        trigger: Trigger::Keywords,
+        pattern: concat!(
+            r"(?P<k>[A-Za-z0-9_.\-]{0,40}(?i:pass|pwd|secret|token|key|auth|cred|cookie|sig|session)[A-Za-z0-9_.\-]{0,40})",
+            kv_sep!(),
+            kv_value!()
+        ),
+        extract: Extract::KeyValue,
+    },
+    // --- Opt-in PII --------------------------------------------------------------------------------
+    RuleDef {
+        id: "email",
+        description: "Email address",
+        category: Category::Pii,
+        default_enabled: false,
+        keywords: &[],
+        trigger: Trigger::Byte(b'@'),
+        pattern: r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})*\.[A-Za-z]{2,24}",
+        extract: Extract::Group,
+    },
+    RuleDef {
+        id: "ipv4",
+        description: "IPv4 address",
+        category: Category::Pii,
+        default_enabled: false,
+        keywords: &[],
+        trigger: Trigger::Byte(b'.'),
+        pattern: r"(?-u:\b)[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?-u:\b)",
+        extract: Extract::Ip,
+    },
+    RuleDef {
+        id: "ipv6",
+        description: "IPv6 address (checked with the standard library's parser)",
+        category: Category::Pii,
+        default_enabled: false,
+        keywords: &[],
+        trigger: Trigger::Byte(b':'),
+        pattern: r"(?-u:\b)[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?::[0-9]{1,3}(?:\.[0-9]{1,3}){3})?",
+        extract: Extract::Ip,
+    },
+    RuleDef {
+        id: "card-number",
+        description: "Payment card number (13 to 19 digits, spaces or dashes allowed, Luhn-checked)",
+        category: Category::Pii,
+        default_enabled: false,
+        keywords: &[],
+        trigger: Trigger::Always,
+        pattern: r"(?-u:\b)[0-9](?:[ \-]?[0-9]){12,18}(?-u:\b)",
+        extract: Extract::Luhn,
+    },
+    RuleDef {
+        id: "iban",
+        description: "IBAN (country code, check digits, account; mod-97 checked)",
+        category: Category::Pii,
+        default_enabled: false,
+        keywords: &[],
+        trigger: Trigger::Always,
+        pattern: r"(?-u:\b)[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?-u:\b)",
+        extract: Extract::Iban,
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pattern_compiles_and_ids_are_unique() {
+        let mut ids = std::collections::BTreeSet::new();
+        for rule in RULES {
+            assert!(ids.insert(rule.id), "duplicate rule id {}", rule.id);
+            regex::Regex::new(rule.pattern)
+                .unwrap_or_else(|error| panic!("rule {} does not compile: {error}", rule.id));
+            assert!(
+                rule.id.len() <= crate::marker::MAX_RULE_ID_LEN,
+                "rule id {} is too long for the marker bound",
+                rule.id
+            );
+        }
+        assert!(RULES.len() <= 128, "the candidate set is a u128 bitset");
+    }
+
+    #[test]
+    fn keyword_rules_have_keywords_of_three_bytes_or_more_except_documented_ones() {
+        for rule in RULES {
+            match rule.trigger {
+                Trigger::Keywords => assert!(!rule.keywords.is_empty(), "{}", rule.id),
+                Trigger::Byte(_) | Trigger::Always => {
+                    assert!(rule.keywords.is_empty(), "{}", rule.id);
+                    assert_eq!(rule.category, Category::Pii, "{}", rule.id);
+                }
+            }
+            for keyword in rule.keywords {
+                // `SK` (Twilio) is the one two-byte keyword; the others keep the automaton on
+                // its SIMD path.
+                assert!(
+                    keyword.len() >= 3 || *keyword == "SK",
+                    "{}: keyword {keyword:?} is too short",
+                    rule.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn there_are_at_least_forty_provider_token_rules() {
+        let count = RULES
+            .iter()
+            .filter(|rule| rule.category == Category::ProviderToken)
+            .count();
+        assert!(count >= 40, "only {count} provider token rules");
+    }
+}
