@@ -76,7 +76,13 @@ fn normal_tree(package: &str, feature_args: &[&str]) -> BTreeSet<String> {
 fn direct_stanchion_deps(package: &str) -> BTreeSet<String> {
     let output = Command::new(cargo())
         .current_dir(workspace_root())
-        .args(["metadata", "--offline", "--format-version", "1", "--no-deps"])
+        .args([
+            "metadata",
+            "--offline",
+            "--format-version",
+            "1",
+            "--no-deps",
+        ])
         .output()
         .expect("cargo metadata runs");
     assert!(output.status.success(), "cargo metadata failed");
@@ -124,7 +130,12 @@ fn redact_depends_on_neither_tower_nor_http() {
 fn redact_core_does_not_need_tracing_subscriber() {
     let features = ["--no-default-features"];
     let tree = normal_tree("stanchion-redact", &features);
-    assert_absent("stanchion-redact", &features, &tree, &["tracing-subscriber"]);
+    assert_absent(
+        "stanchion-redact",
+        &features,
+        &tree,
+        &["tracing-subscriber"],
+    );
 }
 
 #[test]
@@ -139,7 +150,12 @@ fn config_core_has_no_async_runtime_and_watching_is_a_feature() {
 fn request_id_knows_nothing_of_error_envelopes() {
     let features = ["--all-features"];
     let tree = normal_tree("stanchion-request-id", &features);
-    assert_absent("stanchion-request-id", &features, &tree, &["stanchion-errors"]);
+    assert_absent(
+        "stanchion-request-id",
+        &features,
+        &tree,
+        &["stanchion-errors"],
+    );
 }
 
 #[test]

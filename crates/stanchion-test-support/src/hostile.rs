@@ -14,18 +14,60 @@ pub struct Hostile {
 /// markup, traversal and encoded line breaks. All are valid UTF-8; byte-level attacks (latin-1,
 /// over-long values) are built by the tests that need them.
 pub const HEADER_AND_LOG_INJECTION: &[Hostile] = &[
-    Hostile { name: "double quote", value: "abc\"def" },
-    Hostile { name: "single quote", value: "abc'def" },
-    Hostile { name: "key=value forgery", value: "abc request_id=forged" },
-    Hostile { name: "json forgery", value: "\",\"level\":\"ERROR\",\"x\":\"" },
-    Hostile { name: "json fragment", value: "{\"a\":1}" },
-    Hostile { name: "space", value: "abc def" },
-    Hostile { name: "tab", value: "abc\tdef" },
-    Hostile { name: "percent-encoded crlf", value: "abc%0d%0aSet-Cookie:%20x=y" },
-    Hostile { name: "path traversal", value: "../../etc/passwd" },
-    Hostile { name: "html", value: "<script>alert(1)</script>" },
-    Hostile { name: "empty", value: "" },
-    Hostile { name: "equals sign", value: "a=b" },
-    Hostile { name: "semicolon list", value: "a;b;c" },
-    Hostile { name: "backslash escape", value: "abc\\u0000def" },
+    Hostile {
+        name: "double quote",
+        value: "abc\"def",
+    },
+    Hostile {
+        name: "single quote",
+        value: "abc'def",
+    },
+    Hostile {
+        name: "key=value forgery",
+        value: "abc request_id=forged",
+    },
+    Hostile {
+        name: "json forgery",
+        value: "\",\"level\":\"ERROR\",\"x\":\"",
+    },
+    Hostile {
+        name: "json fragment",
+        value: "{\"a\":1}",
+    },
+    Hostile {
+        name: "space",
+        value: "abc def",
+    },
+    Hostile {
+        name: "tab",
+        value: "abc\tdef",
+    },
+    Hostile {
+        name: "percent-encoded crlf",
+        value: "abc%0d%0aSet-Cookie:%20x=y",
+    },
+    Hostile {
+        name: "path traversal",
+        value: "../../etc/passwd",
+    },
+    Hostile {
+        name: "html",
+        value: "<script>alert(1)</script>",
+    },
+    Hostile {
+        name: "empty",
+        value: "",
+    },
+    Hostile {
+        name: "equals sign",
+        value: "a=b",
+    },
+    Hostile {
+        name: "semicolon list",
+        value: "a;b;c",
+    },
+    Hostile {
+        name: "backslash escape",
+        value: "abc\\u0000def",
+    },
 ];
