@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod config;
 mod errors;
 
 /// Operator tooling for services built with Stanchion.
@@ -23,10 +24,13 @@ struct Cli {
 enum Command {
     /// Error taxonomy: print the base codes, compare lockfiles.
     Errors(errors::ErrorsArgs),
+    /// Configuration doctor: which tools are enabled, why not, where each value came from.
+    Config(config::ConfigArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Errors(args) => errors::run(args),
+        Command::Config(args) => config::run(args),
     }
 }

@@ -1,0 +1,236 @@
+//! `stanchion config`: the configuration doctor. It loads a service's tools registry and its
+//! configuration sources the way the service would, and says which tools are enabled, why the
+//! others are not, and where each value came from — never a secret value.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Args, Subcommand, ValueEnum};
+use stanchion_config::{ConfigLoader, LoadError, Snapshot, VaultMode};
+
+/// Arguments of `stanchion config`.
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArgs {
+    #[command(subcommand)]
+    command: ConfigCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print every tool with its status and reasons. Exits 0 when at least one tool is enabled
+    /// and every critical tool allowed in this environment is, 1 otherwise, 2 when an input
+    /// (registry, dotenv file, setting) is unusable.
+    Check {
+        #[command(flatten)]
+        sources: SourceArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Show one tool's variables with their override chains. Exits 0 when the tool is
+    /// enabled, 1 when it is disabled, 2 when an input is unusable or the tool is unknown.
+    Explain {
+        /// The tool's slug.
+        tool: String,
+        #[command(flatten)]
+        sources: SourceArgs,
+    },
+}
+
+/// Where the configuration comes from: the same flags for every subcommand.
+#[derive(Debug, Args)]
+struct SourceArgs {
+    /// The tools registry (TOML, a list of `[[tools]]` tables).
+    #[arg(long, value_name = "FILE")]
+    registry: PathBuf,
+    /// The directory holding `.env`, `.env.<env>`, `.env.local`, `.env.<env>.local`.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    dir: PathBuf,
+    /// The environment name (default: `APP_ENV`, else `development`).
+    #[arg(long, value_name = "ENV")]
+    env: Option<String>,
+    /// A directory of secret files, one per variable (e.g. a mounted secret volume).
+    #[arg(long, value_name = "DIR")]
+    secrets_dir: Option<PathBuf>,
+    /// Strict secrets mode (default: `SECRETS_VAULT_MODE`, else off).
+    #[arg(long, value_enum)]
+    vault_mode: Option<Mode>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    /// One row per tool, reasons below.
+    Table,
+    /// `{ "tools": [{ "slug", "enabled", "reasons", "vars" }], ... }`.
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Mode {
+    Off,
+    Shadow,
+    Enforced,
+}
+
+impl SourceArgs {
+    fn load(&self) -> Result<Snapshot, LoadError> {
+        // The real process environment is read (never written): that is what the service sees.
+        let mut loader = ConfigLoader::from_registry_file(&self.registry).with_dir(&self.dir);
+        if let Some(env) = &self.env {
+            loader = loader.with_env_name(env);
+        }
+        if let Some(dir) = &self.secrets_dir {
+            loader = loader.with_secrets_dir(dir);
+        }
+        if let Some(mode) = self.vault_mode {
+            loader = loader.with_vault_mode(match mode {
+                Mode::Off => VaultMode::Off,
+                Mode::Shadow => VaultMode::Shadow,
+                Mode::Enforced => VaultMode::Enforced,
+            });
+        }
+        loader.load()
+    }
+}
+
+pub(crate) fn run(args: ConfigArgs) -> ExitCode {
+    match args.command {
+        ConfigCommand::Check { sources, format } => check(&sources, format),
+        ConfigCommand::Explain { tool, sources } => explain(&tool, &sources),
+    }
+}
+
+fn load_or_report(sources: &SourceArgs) -> Result<Snapshot, ExitCode> {
+    sources.load().map_err(|error| {
+        // SECURITY: load errors name files and lines, never values (stanchion-config's rule).
+        eprintln!("stanchion config: {error}");
+        ExitCode::from(2)
+    })
+}
+
+fn verdict(passes: bool) -> ExitCode {
+    if passes {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn check(sources: &SourceArgs, format: Format) -> ExitCode {
+    let snapshot = match load_or_report(sources) {
+        Ok(snapshot) => snapshot,
+        Err(code) => return code,
+    };
+    match format {
+        Format::Json => match serde_json::to_string_pretty(&snapshot) {
+            Ok(json) => println!("{json}"),
+            Err(error) => {
+                eprintln!("stanchion config: cannot render JSON ({error})");
+                return ExitCode::from(2);
+            }
+        },
+        Format::Table => print!("{}", table(&snapshot)),
+    }
+    verdict(snapshot.passes_check())
+}
+
+fn table(snapshot: &Snapshot) -> String {
+    use std::fmt::Write as _;
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "environment: {}   secrets mode: {}   load: {}",
+        snapshot.env(),
+        snapshot.vault_mode().as_str(),
+        snapshot.refresh_id()
+    );
+    let width = snapshot
+        .tools()
+        .iter()
+        .map(|tool| tool.slug().len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:<8}  {:<8}  REASONS",
+        "TOOL", "STATUS", "CRITICAL"
+    );
+    for tool in snapshot.tools() {
+        let status = if tool.is_enabled() {
+            "enabled"
+        } else {
+            "disabled"
+        };
+        let critical = if tool.is_critical() { "yes" } else { "no" };
+        let mut lines: Vec<String> = tool.reasons().iter().map(ToString::to_string).collect();
+        lines.extend(
+            tool.local_fallbacks()
+                .iter()
+                .map(|name| format!("note: secret {name} comes from a plain file (shadow mode)")),
+        );
+        if lines.is_empty() {
+            lines.push("-".to_owned());
+        }
+        for (index, line) in lines.iter().enumerate() {
+            if index == 0 {
+                let _ = writeln!(
+                    out,
+                    "{:<width$}  {status:<8}  {critical:<8}  {line}",
+                    tool.slug()
+                );
+            } else {
+                let _ = writeln!(out, "{:<width$}  {:<8}  {:<8}  {line}", "", "", "");
+            }
+        }
+    }
+    for (path, duplicate) in snapshot.duplicates() {
+        let _ = writeln!(
+            out,
+            "note: {} sets {} on line {} and again on line {} (the last wins)",
+            path.display(),
+            duplicate.key,
+            duplicate.earlier_line,
+            duplicate.line
+        );
+    }
+    let enabled = snapshot.tools().iter().filter(|t| t.is_enabled()).count();
+    let critical: Vec<&str> = snapshot.critical_failures().map(|t| t.slug()).collect();
+    let _ = if snapshot.passes_check() {
+        writeln!(
+            out,
+            "verdict: ok ({enabled} of {} tools enabled)",
+            snapshot.tools().len()
+        )
+    } else if enabled == 0 {
+        writeln!(
+            out,
+            "verdict: FAIL (no tool is enabled; see docs/runbooks/no-tools-enabled.md)"
+        )
+    } else {
+        writeln!(
+            out,
+            "verdict: FAIL (critical tools disabled: {})",
+            critical.join(", ")
+        )
+    };
+    out
+}
+
+fn explain(slug: &str, sources: &SourceArgs) -> ExitCode {
+    let snapshot = match load_or_report(sources) {
+        Ok(snapshot) => snapshot,
+        Err(code) => return code,
+    };
+    let Some(explanation) = snapshot.explain(slug) else {
+        let known: Vec<&str> = snapshot.tools().iter().map(|t| t.slug()).collect();
+        eprintln!(
+            "stanchion config: no tool {slug:?} in {}; known tools: {}",
+            sources.registry.display(),
+            known.join(", ")
+        );
+        return ExitCode::from(2);
+    };
+    print!("{explanation}");
+    verdict(snapshot.is_enabled(slug))
+}

@@ -1,0 +1,298 @@
+//! `stanchion config`: the real binary on real files in temporary directories, with a
+//! controlled environment for the child process (the test process's own is never changed).
+
+use std::{path::Path, process::Command};
+
+const REGISTRY: &str = r#"
+[[tools]]
+slug = "slack"
+name = "Slack alerts"
+required = ["SLACK_TOKEN", "SLACK_CHANNEL"]
+secrets = ["SLACK_TOKEN"]
+critical = true
+environments = ["production"]
+[tools.validate]
+SLACK_CHANNEL = { kind = "regex", pattern = "^#" }
+
+[[tools]]
+slug = "search"
+required = ["SEARCH_URL"]
+optional = ["SEARCH_TIMEOUT"]
+defaults = { SEARCH_TIMEOUT = "10" }
+validate = { SEARCH_URL = { kind = "url" } }
+"#;
+
+const CANARY: &str = "zqx-cli-canary-4e7d19b2";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn stanchion(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_stanchion"))
+        .env_clear()
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    let run = Run {
+        code: output.status.code().expect("exit code"),
+        stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
+    };
+    for (name, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        assert!(
+            !text.contains(&CANARY[4..16]),
+            "{name} leaks the canary secret:\n{text}"
+        );
+    }
+    run
+}
+
+fn fixture(dotenv: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("tools.toml"), REGISTRY).expect("write registry");
+    std::fs::write(dir.path().join(".env"), dotenv).expect("write .env");
+    dir
+}
+
+#[test]
+fn check_exits_0_when_every_critical_tool_is_enabled() {
+    let dir = fixture(&format!(
+        "SLACK_TOKEN={CANARY}\nSLACK_CHANNEL=#ops\nSEARCH_URL=https://search.example\n"
+    ));
+    let run = stanchion(
+        dir.path(),
+        &[("APP_ENV", "production")],
+        &["config", "check", "--registry", "tools.toml"],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("environment: production"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("verdict: ok (2 of 2 tools enabled)"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn check_json_has_tools_with_reasons_and_sources_but_no_secret_values() {
+    let dir = fixture(&format!("SLACK_TOKEN={CANARY}\nSLACK_CHANNEL=ops\n"));
+    let run = stanchion(
+        dir.path(),
+        &[("SEARCH_URL", "not a url")],
+        &[
+            "config",
+            "check",
+            "--registry",
+            "tools.toml",
+            "--env",
+            "production",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON output");
+    let tools = json["tools"].as_array().expect("tools array");
+    assert_eq!(tools.len(), 2);
+    let slack = &tools[0];
+    assert_eq!(slack["slug"], "slack");
+    assert_eq!(slack["enabled"], false);
+    assert_eq!(slack["reasons"][0]["kind"], "INVALID");
+    assert_eq!(slack["reasons"][0]["variable"], "SLACK_CHANNEL");
+    let token = &slack["vars"]["SLACK_TOKEN"];
+    assert_eq!(token["source"]["kind"], "dotenv");
+    assert_eq!(token["source"]["line"], 1);
+    assert_eq!(token["secret"], true);
+    assert!(token.get("value").is_none());
+    assert!(
+        token["fingerprint"]
+            .as_str()
+            .unwrap()
+            .starts_with("len=23 hmac=")
+    );
+    assert_eq!(slack["vars"]["SLACK_CHANNEL"]["value"], "ops");
+    let search = &tools[1];
+    assert_eq!(search["reasons"][0]["kind"], "INVALID");
+    assert_eq!(
+        search["vars"]["SEARCH_URL"]["source"]["kind"],
+        "process_env"
+    );
+    assert_eq!(
+        search["vars"]["SEARCH_TIMEOUT"]["source"]["kind"],
+        "default"
+    );
+}
+
+#[test]
+fn check_exits_1_when_no_tool_is_enabled() {
+    let dir = fixture("");
+    let run = stanchion(
+        dir.path(),
+        &[],
+        &["config", "check", "--registry", "tools.toml"],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains("MISSING: SEARCH_URL is not set"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("NOT_IN_ENVIRONMENT"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("verdict: FAIL (no tool is enabled"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn check_exits_1_when_a_critical_tool_is_disabled() {
+    let dir = fixture("SEARCH_URL=https://search.example\n");
+    let run = stanchion(
+        dir.path(),
+        &[("APP_ENV", "production")],
+        &["config", "check", "--registry", "tools.toml"],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains("critical tools disabled: slack"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn unusable_input_exits_2_naming_the_file_and_not_the_line() {
+    let dir = fixture(&format!("OK=1\nSLACK_TOKEN {CANARY}\n"));
+    let run = stanchion(
+        dir.path(),
+        &[],
+        &["config", "check", "--registry", "tools.toml"],
+    );
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains(".env line 2"), "{}", run.stderr);
+
+    let run = stanchion(
+        dir.path(),
+        &[],
+        &["config", "check", "--registry", "missing.toml"],
+    );
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("missing.toml"), "{}", run.stderr);
+
+    std::fs::write(dir.path().join("bad.toml"), "[[tools]]\nslug = 3\n").unwrap();
+    let run = stanchion(
+        dir.path(),
+        &[],
+        &["config", "check", "--registry", "bad.toml"],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("bad.toml") && run.stderr.contains("line 2"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn explain_shows_the_override_chain_with_fingerprints_only() {
+    let dir = fixture(&format!("SLACK_TOKEN=old-{CANARY}\nSLACK_CHANNEL=#ops\n"));
+    std::fs::create_dir(dir.path().join("secrets")).unwrap();
+    std::fs::write(
+        dir.path().join("secrets/slack_token"),
+        format!("{CANARY}\n"),
+    )
+    .unwrap();
+    let run = stanchion(
+        dir.path(),
+        &[("APP_ENV", "production"), ("SLACK_TOKEN", CANARY)],
+        &[
+            "config",
+            "explain",
+            "slack",
+            "--registry",
+            "tools.toml",
+            "--secrets-dir",
+            "secrets",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let out = &run.stdout;
+    assert!(
+        out.contains("slack (Slack alerts): enabled in environment production, critical"),
+        "{out}"
+    );
+    assert!(out.contains("SLACK_TOKEN [secret]"), "{out}");
+    assert!(
+        out.contains("wins: secrets directory file secrets/slack_token (secret, len=23 hmac="),
+        "{out}"
+    );
+    assert!(out.contains("lost: process environment (secret)"), "{out}");
+    assert!(out.contains("lost: ./.env line 1 (secret)"), "{out}");
+    assert!(out.contains("wins: ./.env line 2 = \"#ops\""), "{out}");
+}
+
+#[test]
+fn explain_of_a_disabled_tool_exits_1_and_of_an_unknown_tool_exits_2() {
+    let dir = fixture("");
+    let run = stanchion(
+        dir.path(),
+        &[],
+        &["config", "explain", "search", "--registry", "tools.toml"],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout
+            .contains("not set; looked in: SEARCH_URL_FILE (not set), process environment"),
+        "{}",
+        run.stdout
+    );
+    let run = stanchion(
+        dir.path(),
+        &[],
+        &["config", "explain", "nope", "--registry", "tools.toml"],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("known tools: slack, search"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn strict_secrets_mode_from_the_flag_or_the_environment() {
+    let dir = fixture(&format!(
+        "SLACK_TOKEN={CANARY}\nSLACK_CHANNEL=#ops\nSEARCH_URL=https://search.example\n"
+    ));
+    let args = [
+        "config",
+        "check",
+        "--registry",
+        "tools.toml",
+        "--env",
+        "production",
+    ];
+    let run = stanchion(dir.path(), &[("SECRETS_VAULT_MODE", "enforced")], &args);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("PLAIN_FILE_SECRET"), "{}", run.stdout);
+    let mut shadow = args.to_vec();
+    shadow.extend(["--vault-mode", "shadow"]);
+    let run = stanchion(dir.path(), &[("SECRETS_VAULT_MODE", "enforced")], &shadow);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("note: secret SLACK_TOKEN comes from a plain file"),
+        "{}",
+        run.stdout
+    );
+}

@@ -1,0 +1,268 @@
+//! Refresh: on demand, last good kept on failure, failures counted, flips reported, events
+//! and metrics emitted through the real `tracing` and `metrics` facades.
+
+mod common;
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
+use common::Fixture;
+use metrics::{SharedString, Unit};
+use metrics_util::{
+    CompositeKey,
+    debugging::{DebugValue, DebuggingRecorder, Snapshotter},
+};
+use stanchion_config::{ConfigLoader, ConfigService};
+use stanchion_test_support::CapturedLogs;
+
+const REGISTRY: &str = r#"
+[[tools]]
+slug = "slack"
+required = ["SLACK_TOKEN"]
+secrets = ["SLACK_TOKEN"]
+
+[[tools]]
+slug = "search"
+required = ["SEARCH_URL"]
+"#;
+
+fn service(fx: &Fixture) -> ConfigService {
+    fx.write("tools.toml", REGISTRY);
+    let loader = ConfigLoader::from_registry_file(fx.path("tools.toml"))
+        .with_dir(fx.root())
+        .with_process_env([("APP_ENV", "production")]);
+    ConfigService::start(loader).expect("first load")
+}
+
+/// One reading of the recorder (counters are reset by each reading).
+type Reading = Vec<(CompositeKey, Option<Unit>, Option<SharedString>, DebugValue)>;
+
+fn read(snapshotter: &Snapshotter) -> Reading {
+    snapshotter.snapshot().into_vec()
+}
+
+fn counter(reading: &Reading, name: &str) -> u64 {
+    reading
+        .iter()
+        .filter(|(key, ..)| key.key().name() == name)
+        .map(|(.., value)| match value {
+            DebugValue::Counter(n) => *n,
+            other => panic!("{name} is not a counter: {other:?}"),
+        })
+        .sum()
+}
+
+fn gauge(reading: &Reading, name: &str, label: Option<(&str, &str)>) -> Option<f64> {
+    reading
+        .iter()
+        .find(|(key, ..)| {
+            key.key().name() == name
+                && label
+                    .is_none_or(|(k, v)| key.key().labels().any(|l| l.key() == k && l.value() == v))
+        })
+        .map(|(.., value)| match value {
+            DebugValue::Gauge(g) => g.0,
+            other => panic!("{name} is not a gauge: {other:?}"),
+        })
+}
+
+#[test]
+fn refresh_reports_the_tools_that_flipped() {
+    let fx = Fixture::new();
+    fx.write(".env", "SEARCH_URL=https://search.example\n");
+    let service = service(&fx);
+    let before = service.snapshot();
+    assert!(before.is_enabled("search") && !before.is_enabled("slack"));
+
+    fx.write(".env.production", "SLACK_TOKEN=xoxb-1\n");
+    fx.remove(".env");
+    let report = service.refresh().expect("refresh");
+    let flipped: Vec<(String, bool)> = report
+        .flipped
+        .iter()
+        .map(|f| (f.slug.clone(), f.enabled))
+        .collect();
+    assert_eq!(
+        flipped,
+        [("slack".to_owned(), true), ("search".to_owned(), false)]
+    );
+    assert!(report.id > before.refresh_id());
+    assert_eq!(service.snapshot().refresh_id(), report.id);
+    assert!(
+        before.is_enabled("search"),
+        "an old snapshot held by a reader never changes"
+    );
+}
+
+#[test]
+fn a_failed_refresh_keeps_the_last_good_snapshot_and_is_counted() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let fx = Fixture::new();
+        fx.write(".env", "SEARCH_URL=https://search.example\n");
+        let service = service(&fx);
+        let good = service.snapshot().refresh_id();
+
+        // 1. The registry file is deleted.
+        fx.remove("tools.toml");
+        let error = service.refresh().unwrap_err();
+        assert_eq!(error.kept(), good);
+        assert_eq!(error.error().kind(), "registry");
+        let first = read(&snapshotter);
+        assert_eq!(
+            gauge(&first, "stanchion_config_last_refresh_successful", None),
+            Some(0.0)
+        );
+
+        // 2. The registry is truncated mid-table.
+        fx.write(
+            "tools.toml",
+            &REGISTRY[..REGISTRY.find("required").unwrap() + 12],
+        );
+        assert_eq!(service.refresh().unwrap_err().error().kind(), "registry");
+
+        // 3. A dotenv file is half-written: the writer stopped inside a quoted value.
+        fx.write("tools.toml", REGISTRY);
+        fx.write(
+            ".env",
+            "SEARCH_URL=https://search.example\nSLACK_TOKEN=\"xoxb-half",
+        );
+        let error = service.refresh().unwrap_err();
+        assert_eq!(error.error().kind(), "dotenv");
+        assert!(error.to_string().contains("line 2"), "{error}");
+        assert!(!error.to_string().contains("xoxb"), "{error}");
+
+        // 4. A dotenv file is truncated to a prefix that is valid: that is a real change.
+        fx.write(
+            ".env",
+            "SEARCH_URL=https://search.example\nSLACK_TOKEN=\"xoxb-whole\"\n",
+        );
+        let report = service.refresh().expect("whole file");
+
+        let last = read(&snapshotter);
+        assert_eq!(service.refresh_failures(), 3);
+        let counted = counter(&first, "stanchion_config_refresh_failures_total")
+            + counter(&last, "stanchion_config_refresh_failures_total");
+        assert_eq!(counted, 3);
+        assert_eq!(service.snapshot().refresh_id(), report.id);
+        assert!(service.snapshot().is_enabled("slack"));
+        assert_eq!(
+            gauge(&last, "stanchion_config_last_refresh_successful", None),
+            Some(1.0)
+        );
+        assert_eq!(
+            gauge(
+                &last,
+                "stanchion_config_tool_enabled",
+                Some(("tool", "slack"))
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            gauge(
+                &last,
+                "stanchion_config_tools_enabled",
+                Some(("env", "production"))
+            ),
+            Some(2.0)
+        );
+        let durations: usize = [&first, &last]
+            .into_iter()
+            .flatten()
+            .filter(|(key, ..)| key.key().name() == "stanchion_config_refresh_duration_seconds")
+            .map(|(.., value)| match value {
+                DebugValue::Histogram(values) => values.len(),
+                other => panic!("not a histogram: {other:?}"),
+            })
+            .sum();
+        assert_eq!(durations, 4, "every refresh is timed, failed ones too");
+    });
+}
+
+#[test]
+fn readers_are_never_blocked_by_a_refresh() {
+    let fx = Fixture::new();
+    fx.write(".env", "SEARCH_URL=https://search.example\n");
+    let service = Arc::new(service(&fx));
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (service, stop) = (Arc::clone(&service), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut reads = 0_u64;
+            while !stop.load(Ordering::Relaxed) {
+                let snapshot = service.snapshot();
+                // Every snapshot a reader sees is whole: the tool list never half-updates.
+                assert_eq!(snapshot.tools().len(), 2);
+                reads += 1;
+            }
+            reads
+        })
+    };
+    for round in 0..20 {
+        let value = if round % 2 == 0 {
+            "SEARCH_URL=\n"
+        } else {
+            "SEARCH_URL=https://s.example\n"
+        };
+        fx.write(".env", value);
+        service.refresh().expect("refresh");
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert!(reader.join().expect("reader thread") > 0);
+}
+
+#[test]
+fn events_name_the_tool_env_source_and_refresh_id() {
+    let logs = CapturedLogs::new();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(logs.clone())
+        .finish();
+    let fx = Fixture::new();
+    let snapshot = tracing::subscriber::with_default(subscriber, || {
+        let service = service(&fx);
+        service.refresh().expect("refresh");
+        service.snapshot()
+    });
+    let lines = logs.json_lines();
+    let missing: Vec<_> = lines
+        .iter()
+        .filter(|line| line["fields"]["message"] == "required variable missing")
+        .collect();
+    let last = missing.last().expect("a missing-variable event");
+    assert_eq!(last["target"], "stanchion_config");
+    assert_eq!(last["fields"]["env"], "production");
+    assert_eq!(
+        last["fields"]["refresh_id"],
+        snapshot.refresh_id().to_string()
+    );
+    let tools: Vec<&str> = missing
+        .iter()
+        .filter_map(|l| l["fields"]["tool"].as_str())
+        .collect();
+    assert!(
+        tools.contains(&"slack") && tools.contains(&"search"),
+        "{tools:?}"
+    );
+    assert!(
+        last["fields"]["source"]
+            .as_str()
+            .unwrap()
+            .contains("process environment")
+    );
+    let disabled = lines
+        .iter()
+        .filter(|line| line["fields"]["message"] == "tool disabled")
+        .count();
+    assert_eq!(disabled, 4, "two tools, two loads");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "configuration refreshed"
+                && l["fields"]["duration_ms"].is_number())
+    );
+}
