@@ -56,10 +56,12 @@
 //!   its first 64 bytes, every byte outside the ID charset percent-encoded (`"` → `%22`), plus
 //!   `client_request_id_len`, the original length. At most 192 bytes, whatever came in.
 //! - **One span per request.** An INFO span named `request` (target `stanchion_request_id`) with
-//!   `request_id`, `request_id_source` (`accepted`, `generated`, `replaced`, `traceparent`) and,
-//!   when replaced, `client_request_id` and `client_request_id_len`. It is entered around the
-//!   inner `call` and every poll of the response future, so every event inside carries it. A
-//!   DEBUG event `replaced the inbound request ID` with a `reason` field tells why.
+//!   `request_id` and, when an inbound value was replaced, `client_request_id` and
+//!   `client_request_id_len`. It is entered around the inner `call` and every poll of the
+//!   response future, so every event inside carries it. A DEBUG event `request ID assigned`
+//!   says where the ID came from (`source`: `accepted`, `generated`, `replaced`, `traceparent`)
+//!   and, when replaced, why (`reason`: `untrusted`, `empty`, `too_long`, `non_ascii`,
+//!   `forbidden_character`, `repeated`).
 //! - **Inner layers see only the final ID.** The request's extensions get the [`RequestId`], and
 //!   its ID header is overwritten with it, so a layer that reads only headers never sees a
 //!   rejected value.
@@ -86,7 +88,7 @@
 //!
 //! Off by default. With [`RequestIdLayer::with_traceparent_seed`], when no ID header arrives
 //! and a valid `traceparent` does (strict Level 1 grammar; anything invalid is ignored whole),
-//! its 32-hex trace-id becomes the request ID (`request_id_source = "traceparent"`), so logs
+//! its 32-hex trace-id becomes the request ID (`source = "traceparent"`), so logs
 //! and traces share a key. Never under [`TrustPolicy::AlwaysGenerate`]. This crate does not
 //! create or forward `traceparent`; that is an OpenTelemetry propagator's job.
 //!
