@@ -17,7 +17,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::{ApiError, Format, RenderedError};
+use crate::{ApiError, Format, RenderedError, request_id::InboundId};
 
 /// The tracing target of the guard's events, so operators can filter them.
 pub const GUARD_TARGET: &str = "stanchion_errors::guard";
@@ -189,8 +189,8 @@ where
         // PERF: in `off` mode nothing is read from the request; otherwise only two headers.
         let state = (self.layer.mode != GuardMode::Off).then(|| RequestFacts {
             mode: self.layer.mode,
-            format: Format::negotiate(request.headers()),
-            request_id: crate::request_id::from_request(&request, &self.layer.request_id_header),
+            accept: request.headers().get(header::ACCEPT).cloned(),
+            inbound_id: InboundId::capture(&request, &self.layer.request_id_header),
         });
         ResponseFuture {
             inner: self.inner.call(request),
@@ -199,10 +199,31 @@ where
     }
 }
 
+/// What the guard keeps of the request; resolved into [`ErrorFacts`] on the error path only.
 struct RequestFacts {
+    mode: GuardMode,
+    accept: Option<HeaderValue>,
+    inbound_id: InboundId,
+}
+
+struct ErrorFacts {
     mode: GuardMode,
     format: Format,
     request_id: Option<String>,
+}
+
+impl RequestFacts {
+    fn resolve(self) -> ErrorFacts {
+        let mut accept = HeaderMap::new();
+        if let Some(value) = self.accept {
+            accept.insert(header::ACCEPT, value);
+        }
+        ErrorFacts {
+            mode: self.mode,
+            format: Format::negotiate(&accept),
+            request_id: self.inbound_id.resolve(),
+        }
+    }
 }
 
 pin_project! {
@@ -243,6 +264,7 @@ where
         if !(status.is_client_error() || status.is_server_error()) {
             return Poll::Ready(Ok(passthrough(response)));
         }
+        let facts = facts.resolve();
         if let Some(rendered) = response.extensions().get::<RenderedError>().cloned() {
             return Poll::Ready(Ok(rerender_if_needed(response, &rendered, &facts)));
         }
@@ -260,7 +282,7 @@ where
 fn rerender_if_needed<B>(
     response: Response<B>,
     rendered: &RenderedError,
-    facts: &RequestFacts,
+    facts: &ErrorFacts,
 ) -> Response<GuardBody<B>> {
     let error = rendered.error();
     let missing_id = error.request_id().is_none() && facts.request_id.is_some();
@@ -278,7 +300,7 @@ fn rerender_if_needed<B>(
     build(parts, &error, facts.format)
 }
 
-fn envelope_for<B>(response: Response<B>, facts: &RequestFacts) -> Response<GuardBody<B>> {
+fn envelope_for<B>(response: Response<B>, facts: &ErrorFacts) -> Response<GuardBody<B>> {
     let (parts, _dropped_body) = response.into_parts();
     let mut error = ApiError::new(ApiError::code_for_status(parts.status));
     if let Some(id) = &facts.request_id {
@@ -339,7 +361,7 @@ fn strip_body_headers(headers: &mut HeaderMap) {
     }
 }
 
-fn record_violation<B>(facts: &RequestFacts, response: &Response<B>) {
+fn record_violation<B>(facts: &ErrorFacts, response: &Response<B>) {
     let status = response.status();
     let content_type = response
         .headers()

@@ -15,23 +15,45 @@ pub(crate) fn current() -> Option<String> {
     None
 }
 
-/// The request's ID as the guard sees it on the way in: the request-ID layer's extension, the
-/// task-local, or (without the layer) the header when it passes the validity rule.
+/// What the guard keeps of a request to find its ID later, on the error path only.
+///
+/// PERF: capturing clones two reference-counted values and validates nothing, so a 2xx pays
+/// two lookups; the ID is resolved only when an error response needs it.
 #[cfg_attr(not(feature = "tower"), allow(dead_code))] // Only the guard layer reads requests.
-pub(crate) fn from_request<B>(request: &Request<B>, header: &HeaderName) -> Option<String> {
+#[derive(Default)]
+pub(crate) struct InboundId {
     #[cfg(feature = "request-id")]
-    if let Some(id) = request
-        .extensions()
-        .get::<stanchion_request_id::RequestId>()
-    {
-        return Some(id.as_str().to_owned());
+    extension: Option<stanchion_request_id::RequestId>,
+    header: Option<http::HeaderValue>,
+}
+
+#[cfg_attr(not(feature = "tower"), allow(dead_code))] // Only the guard layer reads requests.
+impl InboundId {
+    pub(crate) fn capture<B>(request: &Request<B>, header: &HeaderName) -> Self {
+        Self {
+            #[cfg(feature = "request-id")]
+            extension: request
+                .extensions()
+                .get::<stanchion_request_id::RequestId>()
+                .cloned(),
+            header: request.headers().get(header).cloned(),
+        }
     }
-    current().or_else(|| {
-        // SECURITY: without the request-ID layer in front, this header is raw client input;
-        // only a value of the documented charset and length is echoed.
-        let value = request.headers().get(header)?.to_str().ok()?;
-        valid(value).then(|| value.to_owned())
-    })
+
+    /// The request-ID layer's extension, the task-local, or (without the layer) the header
+    /// when it passes the validity rule.
+    pub(crate) fn resolve(&self) -> Option<String> {
+        #[cfg(feature = "request-id")]
+        if let Some(id) = &self.extension {
+            return Some(id.as_str().to_owned());
+        }
+        current().or_else(|| {
+            // SECURITY: without the request-ID layer in front, this header is raw client
+            // input; only a value of the documented charset and length is echoed.
+            let value = self.header.as_ref()?.to_str().ok()?;
+            valid(value).then(|| value.to_owned())
+        })
+    }
 }
 
 #[cfg(feature = "request-id")]
