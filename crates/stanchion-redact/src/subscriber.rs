@@ -22,6 +22,12 @@
 //! This covers the message, event fields (by name and by value), span fields, values added
 //! later with `Span::record`, and anything a third-party formatter prints.
 //!
+//! The text formatter gets one more piece, [`RedactingFields`]: it formats event and span
+//! fields like tracing-subscriber's default, except that a field whose name says secret
+//! (`password`, `api_key`, ...) is written as a marker before any text exists. The line pass
+//! alone could only redact such a value up to its first space when it was recorded with `%`.
+//! (JSON needs no such piece: members are redacted whole by key.)
+//!
 //! ```
 //! use stanchion_redact::{Redactor, subscriber};
 //! use tracing_subscriber::layer::SubscriberExt as _;
@@ -40,16 +46,17 @@
 
 use std::io;
 
-use tracing_core::{Metadata, Subscriber};
+use tracing_core::{Field, Metadata, Subscriber, field::Visit};
 use tracing_subscriber::{
+    field::RecordFields,
     fmt::{
-        self, MakeWriter,
-        format::{DefaultFields, Format, Full, Json, JsonFields},
+        self, FormatFields, MakeWriter,
+        format::{Format, Full, Json, JsonFields, Writer},
     },
     registry::LookupSpan,
 };
 
-use crate::Redactor;
+use crate::{Redactor, is_sensitive_key};
 
 /// What the wrapped formatter writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,6 +163,74 @@ impl<W: io::Write> io::Write for RedactingWriter<'_, W> {
     }
 }
 
+/// Formats event and span fields as `name=value` pairs (tracing-subscriber's default text
+/// shape), writing a marker instead of the value of every field whose name says secret
+/// ([`is_sensitive_key`]).
+#[derive(Clone, Debug)]
+pub struct RedactingFields {
+    redactor: Redactor,
+}
+
+impl RedactingFields {
+    /// Field formatting that redacts by name with `redactor`'s method and counters.
+    pub fn new(redactor: Redactor) -> Self {
+        Self { redactor }
+    }
+}
+
+impl<'writer> FormatFields<'writer> for RedactingFields {
+    fn format_fields<R: RecordFields>(
+        &self,
+        writer: Writer<'writer>,
+        fields: R,
+    ) -> std::fmt::Result {
+        let mut visitor = FieldVisitor {
+            redactor: &self.redactor,
+            writer,
+            first: true,
+            result: Ok(()),
+        };
+        fields.record(&mut visitor);
+        visitor.result
+    }
+}
+
+struct FieldVisitor<'a, 'writer> {
+    redactor: &'a Redactor,
+    writer: Writer<'writer>,
+    first: bool,
+    result: std::fmt::Result,
+}
+
+impl Visit for FieldVisitor<'_, '_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.record_debug(field, &format_args!("{value}"));
+        } else {
+            self.record_debug(field, &value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if self.result.is_err() {
+            return;
+        }
+        let separator = if self.first { "" } else { " " };
+        self.first = false;
+        let name = field.name().strip_prefix("r#").unwrap_or(field.name());
+        self.result = if name == "message" {
+            write!(self.writer, "{separator}{value:?}")
+        } else if is_sensitive_key(name) {
+            let mut marker = String::new();
+            self.redactor
+                .render_field(&mut marker, &format!("{value:?}"));
+            write!(self.writer, "{separator}{name}={marker}")
+        } else {
+            write!(self.writer, "{separator}{name}={value:?}")
+        };
+    }
+}
+
 /// A JSON fmt layer (one object per line) whose output is redacted by `redactor`.
 ///
 /// The layer is returned unfinished, so callers keep configuring it
@@ -173,17 +248,19 @@ where
         .with_writer(RedactingMakeWriter::json(redactor, writer))
 }
 
-/// A text fmt layer whose output is redacted by `redactor`, with ANSI colours off (their
-/// escape sequences would be neutralized as control characters).
+/// A text fmt layer whose output is redacted by `redactor`: fields by name through
+/// [`RedactingFields`], then the whole line through [`RedactingMakeWriter`]. ANSI colours are
+/// off (their escape sequences would be neutralized as control characters).
 pub fn text_layer<S, W>(
     redactor: Redactor,
     writer: W,
-) -> fmt::Layer<S, DefaultFields, Format<Full>, RedactingMakeWriter<W>>
+) -> fmt::Layer<S, RedactingFields, Format<Full>, RedactingMakeWriter<W>>
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
     W: for<'w> MakeWriter<'w> + 'static,
 {
     fmt::layer()
         .with_ansi(false)
+        .fmt_fields(RedactingFields::new(redactor.clone()))
         .with_writer(RedactingMakeWriter::text(redactor, writer))
 }

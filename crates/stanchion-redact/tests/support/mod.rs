@@ -109,6 +109,58 @@ pub fn expand(template: &str) -> String {
     out
 }
 
+/// For each named secret, the 6-character windows of it found in `output` (markers removed
+/// first). PERF: one aho-corasick scan over all windows of all secrets.
+pub fn leaked_windows(secrets: &[(String, String)], output: &str) -> Vec<(String, Vec<String>)> {
+    let output = strip_markers(output);
+    let mut patterns: Vec<String> = Vec::new();
+    let mut owners: Vec<Vec<usize>> = Vec::new();
+    let mut positions: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (index, (_, secret)) in secrets.iter().enumerate() {
+        let chars: Vec<char> = secret.chars().collect();
+        for window in chars.windows(6) {
+            let window: String = window.iter().collect();
+            match positions.get(&window) {
+                Some(&at) => owners[at].push(index),
+                None => {
+                    positions.insert(window.clone(), patterns.len());
+                    patterns.push(window);
+                    owners.push(vec![index]);
+                }
+            }
+        }
+    }
+    let matcher = aho_corasick::AhoCorasick::new(&patterns).expect("windows build an automaton");
+    let mut found: Vec<Vec<String>> = vec![Vec::new(); secrets.len()];
+    for hit in matcher.find_overlapping_iter(&output) {
+        let window = &patterns[hit.pattern().as_usize()];
+        for owner in &owners[hit.pattern().as_usize()] {
+            if !found[*owner].contains(window) {
+                found[*owner].push(window.clone());
+            }
+        }
+    }
+    secrets
+        .iter()
+        .zip(found)
+        .filter(|(_, windows)| !windows.is_empty())
+        .map(|((name, _), windows)| (name.clone(), windows))
+        .collect()
+}
+
+fn strip_markers(output: &str) -> String {
+    let mut output = output.to_owned();
+    let mut from = 0;
+    while let Some(start) = output[from..].find("[REDACTED:").map(|s| from + s) {
+        let end = output[start..]
+            .find(']')
+            .map_or(output.len(), |e| start + e + 1);
+        output.replace_range(start..end, " ");
+        from = start;
+    }
+    output
+}
+
 /// The 6-character windows of `secret` found in `output`.
 /// Markers are removed first: a rule id such as `anthropic-admin-key` may share a window with
 /// the token it names.
