@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod config;
 mod errors;
+mod redact;
 
 /// Operator tooling for services built with Stanchion.
 #[derive(Debug, Parser)]
@@ -26,11 +27,14 @@ enum Command {
     Errors(errors::ErrorsArgs),
     /// Configuration doctor: which tools are enabled, why not, where each value came from.
     Config(config::ConfigArgs),
+    /// Redaction filter: reads log lines on stdin, writes them redacted to stdout.
+    Redact(redact::RedactArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Errors(args) => errors::run(args),
         Command::Config(args) => config::run(args),
+        Command::Redact(args) => redact::run(args),
     }
 }
