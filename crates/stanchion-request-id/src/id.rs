@@ -2,6 +2,7 @@
 
 use std::{error::Error, fmt, str::FromStr};
 
+use bytes::Bytes;
 use http::HeaderValue;
 use uuid::Uuid;
 
@@ -37,6 +38,17 @@ const fn is_id_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b':')
 }
 
+/// [`is_id_byte`] as a table, for the per-request check.
+const ID_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = is_id_byte(byte as u8);
+        byte += 1;
+    }
+    table
+};
+
 /// A request's correlation ID: validated (or generated) once at the edge, then carried in the
 /// request's extensions, in the request span, in the response header and to the next hop.
 ///
@@ -46,7 +58,7 @@ const fn is_id_byte(byte: u8) -> bool {
 /// values accepted by [`crate::TrustPolicy::AlwaysAccept`] follow the weaker safety floor.
 ///
 /// Cloning is cheap: the value shares the bytes of its header value (a reference count).
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct RequestId {
     value: HeaderValue,
 }
@@ -70,10 +82,14 @@ impl RequestId {
             IdFormat::UuidV4 => Uuid::new_v4(),
             IdFormat::UuidV7 => Uuid::now_v7(),
         };
-        // PERF: encode on the stack; no `to_string` then parse as tower-http's `MakeRequestUuid`.
+        // PERF: encode on the stack (no `to_string` then parse, as tower-http's
+        // `MakeRequestUuid` does), then move the buffer into one reference-counted allocation:
+        // the clones for the request header, the extensions, the task-local and the response
+        // header are then counter increments, with no copy and no later promotion allocation.
         let mut buffer = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        let text = uuid.hyphenated().encode_lower(&mut buffer);
-        let value = HeaderValue::from_str(text).expect("a hyphenated UUID is visible ASCII");
+        uuid.hyphenated().encode_lower(&mut buffer);
+        let value = HeaderValue::from_maybe_shared(Bytes::from_owner(buffer))
+            .expect("a hyphenated UUID is visible ASCII");
         Self { value }
     }
 
@@ -126,6 +142,22 @@ pub(crate) fn scope_future<F: std::future::Future>(
 /// Scope the task-local for a synchronous call (the inner service's `call`).
 pub(crate) fn sync_scope<R>(id: Option<RequestId>, f: impl FnOnce() -> R) -> R {
     CURRENT.sync_scope(id, f)
+}
+
+// By the bytes only: `HeaderValue`'s derived `Hash` also hashes its "sensitive" flag, which an
+// outer `SetSensitiveHeadersLayer` may have set on an accepted value.
+impl PartialEq for RequestId {
+    fn eq(&self, other: &Self) -> bool {
+        self.value.as_bytes() == other.value.as_bytes()
+    }
+}
+
+impl Eq for RequestId {}
+
+impl std::hash::Hash for RequestId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.value.as_bytes().hash(state);
+    }
 }
 
 impl fmt::Debug for RequestId {
@@ -271,8 +303,8 @@ pub(crate) fn check_valid(bytes: &[u8], max_len: usize) -> Result<(), InvalidReq
     if bytes.len() > max_len {
         return Err(InvalidReason::TooLong.into());
     }
-    // PERF: one pass; the common case (all allowed) never branches into the reason lookup.
-    if bytes.iter().all(|&b| is_id_byte(b)) {
+    // PERF: one table lookup per byte; the common case (all allowed) never looks for a reason.
+    if bytes.iter().all(|&b| ID_BYTES[usize::from(b)]) {
         return Ok(());
     }
     if bytes.iter().any(|b| !b.is_ascii()) {
@@ -356,6 +388,18 @@ mod tests {
         assert_eq!(sanitize(&long).len(), SANITIZED_INPUT_CAP);
         let hostile = vec![b'"'; 10_000];
         assert_eq!(sanitize(&hostile).len(), 3 * SANITIZED_INPUT_CAP);
+    }
+
+    #[test]
+    fn equality_and_hash_ignore_the_sensitive_flag() {
+        use std::hash::{BuildHasher as _, RandomState};
+        let plain = RequestId::parse("abc").expect("valid");
+        let mut value = HeaderValue::from_static("abc");
+        value.set_sensitive(true);
+        let sensitive = RequestId::try_from(value).expect("valid");
+        assert_eq!(plain, sensitive);
+        let hasher = RandomState::new();
+        assert_eq!(hasher.hash_one(&plain), hasher.hash_one(&sensitive));
     }
 
     #[test]
