@@ -83,7 +83,7 @@ pub use crate::{
         ConfigLoader, DEFAULT_ENV, ENV_NAME_VAR, LoadError, MAX_SECRET_FILE_BYTES, VAULT_MODE_VAR,
     },
     registry::{Registry, RegistryError, ToolSpec, Validation},
-    service::{ConfigService, RefreshError, RefreshReport},
+    service::{ConfigService, RefreshError, RefreshReport, SnapshotRef},
     snapshot::{
         DotenvFile, Explanation, Flip, Reason, ReasonKind, RefreshId, Snapshot, ToolStatus,
         Variable,

@@ -1,11 +1,11 @@
 //! Gathering every source into owned data, then resolving each tool.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
     fmt, fs, io,
     path::{Path, PathBuf},
     sync::{
-        Arc,
+        Arc, OnceLock,
         atomic::{AtomicU64, Ordering},
     },
 };
@@ -286,14 +286,20 @@ impl ConfigLoader {
             layers: &layers,
             files: &files,
             secrets_dir: self.secrets_dir.as_deref(),
+            secrets_listing: list_dir(self.secrets_dir.as_deref())?,
             key: &self.key,
             sink: self.sink.as_deref(),
         };
         let variables = gathered.variables();
-        let tools = registry
+        let tools: Vec<ToolStatus> = registry
             .tools()
             .iter()
             .map(|spec| resolve_tool(spec, &variables, &env, vault_mode, id))
+            .collect();
+        let tool_index = tools
+            .iter()
+            .enumerate()
+            .map(|(index, tool)| (tool.slug.clone(), index))
             .collect();
         let duplicates = layers
             .iter()
@@ -309,6 +315,7 @@ impl ConfigLoader {
             env,
             vault_mode,
             tools,
+            tool_index,
             variables,
             files,
             duplicates,
@@ -409,6 +416,8 @@ struct Gathered<'a> {
     layers: &'a [(PathBuf, ParsedDotenv)],
     files: &'a [DotenvFile],
     secrets_dir: Option<&'a Path>,
+    /// The file names in the secrets directory, listed once per load.
+    secrets_listing: HashSet<String>,
     key: &'a FingerprintKey,
     sink: Option<&'a dyn SecretSink>,
 }
@@ -466,15 +475,13 @@ impl Gathered<'_> {
             });
         }
         let mut problem = None;
-        let mut searched = Vec::new();
+        let lowercase = name.to_ascii_lowercase();
         if let Some(dir) = self.secrets_dir {
-            let exact = dir.join(name);
-            let lower = dir.join(name.to_ascii_lowercase());
-            searched.push(exact.display().to_string());
-            if lower != exact {
-                searched.push(lower.display().to_string());
-            }
-            for path in [exact, lower] {
+            // PERF: the directory was listed once; only files that exist are opened.
+            let present = [name, lowercase.as_str()]
+                .into_iter()
+                .filter(|file| self.secrets_listing.contains(*file));
+            for path in present.map(|file| dir.join(file)) {
                 match read_secret_file(&path) {
                     Ok(Some(value)) => {
                         raws.push(Raw {
@@ -492,10 +499,11 @@ impl Gathered<'_> {
             }
         }
         let file_var = format!("{name}_FILE");
+        let mut file_target = None;
         match self.lookup_plain(&file_var) {
             Some((file_origin, path)) if !path.is_empty() => {
                 let path = PathBuf::from(path);
-                searched.push(format!("file {} (via {file_var})", path.display()));
+                file_target = Some(path.clone());
                 let plain = raws
                     .iter()
                     .rev()
@@ -537,12 +545,26 @@ impl Gathered<'_> {
                     }
                 }
             }
-            _ => searched.push(format!("{file_var} (not set)")),
+            _ => {}
         }
-        searched.push("process environment".to_owned());
-        for file in self.files.iter().rev() {
-            let note = if file.loaded { "" } else { " (absent)" };
-            searched.push(format!("{}{note}", file.path.display()));
+        // PERF: the list of places looked in is only built for variables set nowhere.
+        let mut searched = Vec::new();
+        if raws.is_empty() {
+            if let Some(dir) = self.secrets_dir {
+                searched.push(dir.join(name).display().to_string());
+                if lowercase != name {
+                    searched.push(dir.join(&lowercase).display().to_string());
+                }
+            }
+            searched.push(match &file_target {
+                Some(path) => format!("file {} (via {file_var})", path.display()),
+                None => format!("{file_var} (not set)"),
+            });
+            searched.push("process environment".to_owned());
+            for file in self.files.iter().rev() {
+                let note = if file.loaded { "" } else { " (absent)" };
+                searched.push(format!("{}{note}", file.path.display()));
+            }
         }
         let secret = tainted || self.registry.is_secret(name);
         if secret && let Some(sink) = self.sink {
@@ -550,10 +572,6 @@ impl Gathered<'_> {
                 sink.register_secret(name, &secrecy::SecretString::from(raw.value.as_str()));
             }
         }
-        let fingerprint = raws
-            .last()
-            .filter(|raw| secret && !raw.value.is_empty())
-            .map(|raw| self.key.fingerprint(&raw.value));
         let chain = raws
             .into_iter()
             .rev()
@@ -568,7 +586,8 @@ impl Gathered<'_> {
             chain,
             problem,
             searched,
-            fingerprint,
+            fingerprint_key: secret.then(|| self.key.clone()),
+            fingerprint: OnceLock::new(),
         }
     }
 
@@ -590,6 +609,28 @@ impl Gathered<'_> {
             })
         })
     }
+}
+
+/// The UTF-8 file names in `dir`; a missing directory is empty (secrets may not be mounted in
+/// development).
+fn list_dir(dir: Option<&Path>) -> Result<HashSet<String>, LoadError> {
+    let Some(dir) = dir else {
+        return Ok(HashSet::new());
+    };
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(HashSet::new()),
+        Err(error) => {
+            return Err(LoadError::Io {
+                path: dir.to_owned(),
+                kind: error.kind(),
+            });
+        }
+    };
+    Ok(entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .collect())
 }
 
 /// Read one secret file with Docker `$(< file)` semantics: trailing newlines are trimmed.

@@ -45,9 +45,16 @@ impl ConfigService {
         })
     }
 
-    /// The current snapshot (lock-free).
+    /// The current snapshot (lock-free), to keep as long as needed.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.current.load_full()
+    }
+
+    /// A short-lived view of the current snapshot for one quick read (`is_enabled`, a value):
+    /// lock-free and, unlike [`snapshot`](Self::snapshot), usually without touching the
+    /// reference count. Hold it briefly: many live views make later reads slower.
+    pub fn current(&self) -> SnapshotRef {
+        SnapshotRef(self.current.load())
     }
 
     /// The loader this service refreshes with.
@@ -108,6 +115,23 @@ impl ConfigService {
                 Err(RefreshError { id, kept, error })
             }
         }
+    }
+}
+
+/// A short-lived view of the current snapshot; see [`ConfigService::current`].
+pub struct SnapshotRef(arc_swap::Guard<Arc<Snapshot>>);
+
+impl std::ops::Deref for SnapshotRef {
+    type Target = Snapshot;
+
+    fn deref(&self) -> &Snapshot {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SnapshotRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self.0, f)
     }
 }
 

@@ -1,17 +1,18 @@
 //! The result of one load: per-tool status with reasons, per-variable provenance.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap},
     fmt,
     path::{Path, PathBuf},
+    sync::OnceLock,
 };
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Serialize, Serializer, ser::SerializeMap};
 
 use crate::{
     dotenv::Duplicate,
-    source::{Candidate, Fingerprint, Held, Origin, VaultMode},
+    source::{Candidate, Fingerprint, FingerprintKey, Held, Origin, VaultMode},
 };
 
 /// Identifies one load or refresh; carried by every event it emits (the correlation ID).
@@ -199,7 +200,10 @@ pub struct Variable {
     pub(crate) chain: Vec<Candidate>,
     pub(crate) problem: Option<VarProblem>,
     pub(crate) searched: Vec<String>,
-    pub(crate) fingerprint: Option<Fingerprint>,
+    /// For secrets: the key, so the fingerprint is computed on first use.
+    pub(crate) fingerprint_key: Option<FingerprintKey>,
+    // PERF: HMAC-SHA256 costs about a microsecond; most snapshots never show most fingerprints.
+    pub(crate) fingerprint: OnceLock<Option<Fingerprint>>,
 }
 
 impl Variable {
@@ -243,7 +247,13 @@ impl Variable {
 
     /// The winning secret's fingerprint.
     pub fn fingerprint(&self) -> Option<Fingerprint> {
-        self.fingerprint
+        *self.fingerprint.get_or_init(|| {
+            let key = self.fingerprint_key.as_ref()?;
+            self.secret()
+                .map(ExposeSecret::expose_secret)
+                .filter(|value| !value.is_empty())
+                .map(|value| key.fingerprint(value))
+        })
     }
 
     /// Every place the variable is looked for, highest precedence first.
@@ -278,6 +288,8 @@ pub struct Snapshot {
     pub(crate) env: String,
     pub(crate) vault_mode: VaultMode,
     pub(crate) tools: Vec<ToolStatus>,
+    /// Slug → index in `tools`: `is_enabled` is a hash lookup on the read path.
+    pub(crate) tool_index: HashMap<String, usize>,
     pub(crate) variables: BTreeMap<String, Variable>,
     pub(crate) files: Vec<DotenvFile>,
     pub(crate) duplicates: Vec<(PathBuf, Duplicate)>,
@@ -306,7 +318,7 @@ impl Snapshot {
 
     /// The tool called `slug`.
     pub fn tool(&self, slug: &str) -> Option<&ToolStatus> {
-        self.tools.iter().find(|tool| tool.slug == slug)
+        self.tool_index.get(slug).map(|index| &self.tools[*index])
     }
 
     /// Whether the tool called `slug` exists and is enabled.
@@ -438,7 +450,7 @@ impl fmt::Display for Explanation<'_> {
             }
             for (index, candidate) in variable.chain.iter().enumerate() {
                 let role = if index == 0 { "wins" } else { "lost" };
-                let shown = describe_value(candidate, index == 0, variable.fingerprint);
+                let shown = describe_value(candidate, index == 0, variable.fingerprint());
                 writeln!(f, "    {role}: {} {shown}", candidate.origin)?;
             }
             if let Some(problem) = &variable.problem {
@@ -522,7 +534,7 @@ impl Serialize for VariableJson<'_> {
         if let Some(value) = variable.value() {
             map.serialize_entry("value", value)?;
         }
-        if let Some(fingerprint) = variable.fingerprint {
+        if let Some(fingerprint) = variable.fingerprint() {
             map.serialize_entry("fingerprint", &fingerprint.to_string())?;
         }
         let overridden: Vec<OriginJson<'_>> = variable

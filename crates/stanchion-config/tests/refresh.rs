@@ -196,6 +196,7 @@ fn readers_are_never_blocked_by_a_refresh() {
                 let snapshot = service.snapshot();
                 // Every snapshot a reader sees is whole: the tool list never half-updates.
                 assert_eq!(snapshot.tools().len(), 2);
+                assert_eq!(service.current().tools().len(), 2);
                 reads += 1;
             }
             reads
