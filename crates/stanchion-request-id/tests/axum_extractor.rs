@@ -72,3 +72,25 @@ async fn without_the_layer_the_extractor_rejects_and_the_option_is_none() {
     let response = app().oneshot(request).await.expect("infallible");
     assert_eq!(body_text(response).await, "none");
 }
+
+#[tokio::test]
+async fn the_routers_own_404_and_405_carry_the_id() {
+    let app = app().layer(RequestIdLayer::new());
+    let request = Request::builder()
+        .uri("/no-such-route")
+        .header("x-request-id", "lost-1")
+        .body(Body::empty())
+        .expect("request");
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(response.headers()["x-request-id"], "lost-1");
+
+    let request = Request::builder()
+        .method("POST")
+        .uri("/id")
+        .body(Body::empty())
+        .expect("request");
+    let response = app.oneshot(request).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(response.headers().contains_key("x-request-id"));
+}
