@@ -96,3 +96,21 @@ fn generated_ids_are_unique_and_pass_the_rule() {
         }
     }
 }
+
+#[test]
+fn the_public_types_have_the_traits_other_crates_rely_on() {
+    use std::{fmt::Debug, fmt::Display, hash::Hash};
+    fn id<T: Clone + Debug + Display + PartialEq + Eq + Hash + Send + Sync + 'static>() {}
+    fn layer<T: Clone + Debug + Send + Sync + 'static>() {}
+    fn send<T: Send>() {}
+    id::<RequestId>();
+    layer::<RequestIdLayer>();
+    layer::<stanchion_request_id::PropagateRequestIdLayer>();
+    type Inner = tower::util::ServiceFn<
+        fn(http::Request<()>) -> std::future::Ready<Result<http::Response<()>, ()>>,
+    >;
+    layer::<stanchion_request_id::RequestIdService<Inner>>();
+    send::<stanchion_request_id::ResponseFuture<std::future::Ready<Result<http::Response<()>, ()>>>>(
+    );
+    send::<stanchion_request_id::Carried<std::future::Ready<()>>>();
+}

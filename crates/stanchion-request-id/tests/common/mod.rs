@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests: a real JSON subscriber writing into memory, and a
 //! trivial inner service that reports what it saw.
 
-// Each test file uses a different subset of these helpers.
+// dead_code: each test file uses a different subset of these helpers. unreachable_pub: the
+// module is private to each test crate, but `pub` is what lets every file reach the helpers.
 #![allow(dead_code, unreachable_pub)]
 
 use std::convert::Infallible;
