@@ -148,6 +148,27 @@ fn bench(c: &mut Criterion) {
     group.bench_function("v7", |b| {
         b.iter(|| black_box(RequestId::generate(IdFormat::UuidV7)))
     });
+    // Two threads generating at once (wall time per ID): v7 shares uuid's global counter mutex.
+    for (name, format) in [
+        ("v4_2threads", IdFormat::UuidV4),
+        ("v7_2threads", IdFormat::UuidV7),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let start = std::time::Instant::now();
+                std::thread::scope(|scope| {
+                    for _ in 0..2 {
+                        scope.spawn(|| {
+                            for _ in 0..iters.div_ceil(2) {
+                                black_box(RequestId::generate(format));
+                            }
+                        });
+                    }
+                });
+                start.elapsed()
+            });
+        });
+    }
     // tower-http's MakeRequestUuid path, for reference: to_string, then parse.
     group.bench_function("tower_http_v4", |b| {
         b.iter(|| {
