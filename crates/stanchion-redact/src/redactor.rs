@@ -41,6 +41,9 @@ pub const MIN_SECRET_LEN: usize = 8;
 /// The default size limit of one value (64 KiB). Longer values are redacted whole.
 pub const DEFAULT_MAX_VALUE_LEN: usize = 64 * 1024;
 
+/// The most patterns one Teddy searcher gets; see `Prefilter::build`.
+const PACKED_GROUP: usize = 40;
+
 /// Every catalogue regex, compiled once per process and shared by all redactors.
 ///
 /// PERF: `Regex` clones share the compiled program; each clone keeps its own cache pool.
@@ -316,8 +319,9 @@ impl RedactorBuilder {
         };
 
         let mut active = Vec::new();
-        let mut keyword_sets: BTreeMap<&'static str, RuleSet> = BTreeMap::new();
+        let mut keyword_sets: BTreeMap<&'static str, (RuleSet, RuleSet)> = BTreeMap::new();
         let mut byte_triggers: Vec<(u8, RuleSet)> = Vec::new();
+        let mut memmem_triggers: Vec<(memchr::memmem::Finder<'static>, RuleSet)> = Vec::new();
         let mut always = RuleSet::default();
         for (catalogue_index, rule) in RULES.iter().enumerate() {
             if !enabled[catalogue_index] {
@@ -332,7 +336,12 @@ impl RedactorBuilder {
             match rule.trigger {
                 Trigger::Keywords => {
                     for keyword in rule.keywords {
-                        keyword_sets.entry(keyword).or_default().insert(index);
+                        let (rules, named) = keyword_sets.entry(keyword).or_default();
+                        if rule.named {
+                            named.insert(index);
+                        } else {
+                            rules.insert(index);
+                        }
                     }
                 }
                 Trigger::Byte(byte) => match byte_triggers.iter_mut().find(|(b, _)| *b == byte) {
@@ -343,10 +352,20 @@ impl RedactorBuilder {
                         byte_triggers.push((byte, set));
                     }
                 },
+                Trigger::Memmem => {
+                    for keyword in rule.keywords {
+                        let mut set = RuleSet::default();
+                        set.insert(index);
+                        memmem_triggers.push((memchr::memmem::Finder::new(keyword), set));
+                    }
+                }
                 Trigger::Always => always.insert(index),
             }
         }
-        let keywords: Vec<(&'static str, RuleSet)> = keyword_sets.into_iter().collect();
+        let keywords: Vec<Keyword> = keyword_sets
+            .into_iter()
+            .map(|(keyword, (rules, named))| (keyword, rules, named))
+            .collect();
         let prefilter = Prefilter::build(&keywords, &[]);
         let counters = (0..RULES.len() + 2).map(|_| AtomicU64::new(0)).collect();
         Ok(Redactor {
@@ -354,6 +373,7 @@ impl RedactorBuilder {
                 rules: active,
                 keywords,
                 byte_triggers,
+                memmem_triggers,
                 always,
                 prefilter: ArcSwap::from_pointee(prefilter),
                 registry: Mutex::new(Registry::default()),
@@ -369,6 +389,10 @@ impl RedactorBuilder {
     }
 }
 
+/// A prefilter keyword, the rules it always triggers, and the name-keyed rules it triggers
+/// when a separator follows.
+type Keyword = (&'static str, RuleSet, RuleSet);
+
 #[derive(Debug)]
 struct ActiveRule {
     def: &'static RuleDef,
@@ -376,11 +400,19 @@ struct ActiveRule {
     counter: usize,
 }
 
-/// What a prefilter pattern stands for.
-#[derive(Clone, Copy, Debug)]
-enum PatternKind {
-    Rules(RuleSet),
-    Literal,
+/// What a prefilter match means: the rules to run and whether a registered secret may occur.
+///
+/// Each pattern's entry is the union over every pattern it contains (itself included), because
+/// a leftmost-longest match hides the shorter keywords inside it.
+#[derive(Clone, Copy, Debug, Default)]
+struct PatternKind {
+    /// Rules that run whenever the keyword occurs.
+    rules: RuleSet,
+    /// Rules keyed on a name (`password=`, `Authorization:`): they run only when the name the
+    /// keyword sits in is followed by a separator, so prose ("passed", "tokenizer") costs no
+    /// regex.
+    named: RuleSet,
+    literal: bool,
 }
 
 /// The literal matcher of registered secrets (leftmost-longest, so the whole value goes).
@@ -393,21 +425,28 @@ struct Literals {
 /// The one automaton every line goes through: rule keywords and registered secrets.
 #[derive(Debug)]
 struct Prefilter {
+    /// Teddy searchers over groups of at most [`PACKED_GROUP`] patterns, each with the global
+    /// pattern ids of its group; empty when one could not be built (then `automaton` runs).
+    packed: Vec<(aho_corasick::packed::Searcher, Vec<usize>)>,
     automaton: Option<AhoCorasick>,
     kinds: Vec<PatternKind>,
     literals: Option<Literals>,
 }
 
 impl Prefilter {
-    /// PERF: case-sensitive and `MatchKind::Standard`, so aho-corasick keeps its SIMD (Teddy)
-    /// prefilter while the automaton has at most 128 patterns; the casings are listed in the
-    /// catalogue instead.
-    fn build(keywords: &[(&'static str, RuleSet)], secrets: &[(Arc<str>, String)]) -> Self {
+    /// PERF: case-sensitive and leftmost-longest, so aho-corasick keeps its SIMD (Teddy)
+    /// prefilter while the automaton has at most 128 patterns (overlapping search, the obvious
+    /// choice, has no packed prefilter at all); the casings are listed in the catalogue.
+    fn build(keywords: &[Keyword], secrets: &[(Arc<str>, String)]) -> Self {
         let mut patterns: Vec<String> = Vec::new();
-        let mut kinds = Vec::new();
-        for (keyword, set) in keywords {
+        let mut own = Vec::new();
+        for (keyword, rules, named) in keywords {
             patterns.push((*keyword).to_owned());
-            kinds.push(PatternKind::Rules(*set));
+            own.push(PatternKind {
+                rules: *rules,
+                named: *named,
+                literal: false,
+            });
         }
         let mut literal_patterns: Vec<String> = Vec::new();
         let mut labels = Vec::new();
@@ -422,16 +461,57 @@ impl Prefilter {
                     literal_patterns.push(spelling.clone());
                     labels.push(Arc::clone(label));
                     patterns.push(spelling);
-                    kinds.push(PatternKind::Literal);
+                    own.push(PatternKind {
+                        literal: true,
+                        ..PatternKind::default()
+                    });
                 }
             }
         }
+        let kinds = patterns
+            .iter()
+            .map(|outer| {
+                let mut kind = PatternKind::default();
+                for (inner, inner_kind) in patterns.iter().zip(&own) {
+                    if outer.contains(inner.as_str()) {
+                        kind.rules.union(inner_kind.rules);
+                        kind.named.union(inner_kind.named);
+                        kind.literal |= inner_kind.literal;
+                    }
+                }
+                kind
+            })
+            .collect();
         // Building cannot fail for literal patterns this small (limits are in the millions of
         // states); if it ever did, `None` makes every line take the slow path (fail closed).
         let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
+            .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)
             .ok();
+        // PERF: Teddy's nibble fingerprints saturate beyond a few dozen patterns (aho-corasick
+        // then skips Teddy: our ~110 keywords ran the automaton at ~350 MB/s). Three Teddy
+        // scans over groups of at most 40 sorted keywords measured ~4x faster than one scan
+        // over all of them on ~200-byte lines (docs/benchmarks.md).
+        let group_count = patterns.len().div_ceil(PACKED_GROUP).max(1);
+        let group_len = patterns.len().div_ceil(group_count).max(1);
+        let mut packed = Vec::new();
+        for (group, chunk) in patterns.chunks(group_len).enumerate() {
+            let searcher = aho_corasick::packed::Config::new()
+                .match_kind(aho_corasick::packed::MatchKind::LeftmostLongest)
+                .builder()
+                .extend(chunk)
+                .build();
+            match searcher {
+                Some(searcher) => {
+                    let ids = (group * group_len..group * group_len + chunk.len()).collect();
+                    packed.push((searcher, ids));
+                }
+                None => {
+                    packed.clear();
+                    break;
+                }
+            }
+        }
         let literals = if literal_patterns.is_empty() {
             None
         } else {
@@ -442,6 +522,7 @@ impl Prefilter {
                 .map(|matcher| Literals { matcher, labels })
         };
         Self {
+            packed,
             automaton,
             kinds,
             literals,
@@ -471,8 +552,9 @@ impl fmt::Debug for Registry {
 #[derive(Debug)]
 struct Inner {
     rules: Vec<ActiveRule>,
-    keywords: Vec<(&'static str, RuleSet)>,
+    keywords: Vec<Keyword>,
     byte_triggers: Vec<(u8, RuleSet)>,
+    memmem_triggers: Vec<(memchr::memmem::Finder<'static>, RuleSet)>,
     always: RuleSet,
     prefilter: ArcSwap<Prefilter>,
     registry: Mutex<Registry>,
@@ -745,18 +827,47 @@ impl Redactor {
                 candidates.union(*set);
             }
         }
-        match &prefilter.automaton {
-            // PERF: `is_match` is one prefiltered scan that stops at the first keyword; clean
-            // lines never get further. Overlapping search then finds every keyword's rules.
-            Some(automaton) if automaton.is_match(text) => {
-                for found in automaton.find_overlapping_iter(text) {
-                    match prefilter.kinds[found.pattern().as_usize()] {
-                        PatternKind::Rules(set) => candidates.union(set),
-                        PatternKind::Literal => literal_hit = true,
+        for (finder, set) in &self.inner.memmem_triggers {
+            if finder.find(text.as_bytes()).is_some() {
+                candidates.union(*set);
+            }
+        }
+        if !prefilter.packed.is_empty() {
+            for (searcher, ids) in &prefilter.packed {
+                let mut at = 0;
+                while let Some(found) =
+                    searcher.find_in(text, aho_corasick::Span::from(at..text.len()))
+                {
+                    let kind = prefilter.kinds[ids[found.pattern().as_usize()]];
+                    candidates.union(kind.rules);
+                    if !kind.named.is_empty() && separator_follows(text.as_bytes(), found.end()) {
+                        candidates.union(kind.named);
                     }
+                    literal_hit |= kind.literal;
+                    at = found.start() + 1;
                 }
             }
-            Some(_) => {}
+            return (candidates, literal_hit);
+        }
+        match &prefilter.automaton {
+            Some(automaton) => {
+                // PERF: one prefiltered scan; a clean line ends at the first `find`. After a
+                // match the search resumes one byte after its start, not at its end, so a
+                // keyword that starts inside another one is still seen; keywords contained in
+                // a match are covered by the union in `PatternKind`.
+                let mut at = 0;
+                while let Some(found) =
+                    automaton.find(aho_corasick::Input::new(text).span(at..text.len()))
+                {
+                    let kind = prefilter.kinds[found.pattern().as_usize()];
+                    candidates.union(kind.rules);
+                    if !kind.named.is_empty() && separator_follows(text.as_bytes(), found.end()) {
+                        candidates.union(kind.named);
+                    }
+                    literal_hit |= kind.literal;
+                    at = found.start() + 1;
+                }
+            }
             None => {
                 // SECURITY: no automaton (cannot happen in practice): run everything.
                 for index in 0..self.inner.rules.len() {
@@ -864,6 +975,35 @@ impl Redactor {
     }
 }
 
+/// Whether the name a keyword ends in at `end` is followed by a key-value separator:
+/// the rest of the name (`[A-Za-z0-9_.-]`), optional quotes (`"`, `'`, `\"`), a little
+/// whitespace, then `=` or `:`. Keywords that end with the separator (`code=`) pass.
+///
+/// This is a necessary condition of every name-keyed rule's regex (see `kv_sep!` in the
+/// catalogue), so skipping the regex when it fails loses no match.
+fn separator_follows(text: &[u8], end: usize) -> bool {
+    if end > 0 && matches!(text[end - 1], b'=' | b':') {
+        return true;
+    }
+    let mut at = end;
+    while at < text.len()
+        && (text[at].is_ascii_alphanumeric() || matches!(text[at], b'_' | b'.' | b'-'))
+    {
+        at += 1;
+    }
+    let mut skipped = 0;
+    while at < text.len() && skipped < 3 && matches!(text[at], b'"' | b'\'' | b'\\') {
+        at += 1;
+        skipped += 1;
+    }
+    let mut spaces = 0;
+    while at < text.len() && spaces < 3 && text[at].is_ascii_whitespace() {
+        at += 1;
+        spaces += 1;
+    }
+    at < text.len() && matches!(text[at], b'=' | b':')
+}
+
 /// Records a secret span unless it is empty or already a marker or mask.
 fn push_span(spans: &mut Vec<(usize, usize)>, text: &str, start: usize, end: usize) {
     if start < end && !marker::is_already_redacted(&text[start..end]) {
@@ -945,6 +1085,22 @@ mod tests {
             count <= 112,
             "{count} keywords leave too little room under Teddy's 128"
         );
+    }
+
+    #[test]
+    fn separators_are_found_after_the_name() {
+        let yes = |text: &str, keyword: &str| {
+            let end = text.find(keyword).unwrap() + keyword.len();
+            separator_follows(text.as_bytes(), end)
+        };
+        assert!(yes("password=x", "pass"));
+        assert!(yes("db_password_v2 : x", "pass"));
+        assert!(yes(r#"{"password": "x"}"#, "pass"));
+        assert!(yes(r#"{\"password\":\"x\"}"#, "pass"));
+        assert!(yes("?code=abc", "code="));
+        assert!(!yes("check passed in 3 ms", "pass"));
+        assert!(!yes("password reset", "pass"));
+        assert!(!yes("tokenizer ready", "token"));
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub(crate) enum Trigger {
     Keywords,
     /// When this byte occurs (a `memchr` scan; one-byte keywords would slow the automaton).
     Byte(u8),
+    /// When one of the rule's keywords occurs, found by its own `memmem` scan: for a keyword of
+    /// two bytes, which would weaken the automaton's three-byte SIMD fingerprints for all rules.
+    Memmem,
     /// On every line (opt-in PII rules whose matches have no literal anchor).
     Always,
 }
@@ -81,6 +84,9 @@ pub(crate) struct RuleDef {
     pub(crate) trigger: Trigger,
     pub(crate) pattern: &'static str,
     pub(crate) extract: Extract,
+    /// The regex needs a key-value separator right after the name holding a keyword; the
+    /// prefilter checks that first (`redactor::separator_follows`).
+    pub(crate) named: bool,
 }
 
 const fn token(
@@ -98,6 +104,7 @@ const fn token(
         trigger: Trigger::Keywords,
         pattern,
         extract: Extract::Group,
+        named: false,
     }
 }
 
@@ -145,6 +152,7 @@ pub(crate) static RULES: &[RuleDef] = &[
             kv_sep!(),
             r#"\\?["']?(?P<s>[A-Za-z0-9/+=]{40,})"#
         ),
+        named: true,
         extract: Extract::Group,
     },
     token(
@@ -353,12 +361,17 @@ pub(crate) static RULES: &[RuleDef] = &[
         &[":AA"],
         r"(?-u:\b)[0-9]{8,10}:AA[A-Za-z0-9_\-]{33,}",
     ),
-    token(
-        "twilio-api-key",
-        "Twilio API key SID (SK + 32 hex)",
-        &["SK"],
-        r"(?-u:\b)SK[0-9a-fA-F]{32}(?-u:\b)",
-    ),
+    RuleDef {
+        id: "twilio-api-key",
+        description: "Twilio API key SID (SK + 32 hex)",
+        category: Category::ProviderToken,
+        default_enabled: true,
+        keywords: &["SK"],
+        trigger: Trigger::Memmem,
+        pattern: r"(?-u:\b)SK[0-9a-fA-F]{32}(?-u:\b)",
+        named: false,
+        extract: Extract::Group,
+    },
     token(
         "sendgrid-api-key",
         "SendGrid API key (SG. + 22 . 43)",
@@ -546,7 +559,7 @@ pub(crate) static RULES: &[RuleDef] = &[
     token(
         "notion-token",
         "Notion integration token (secret_ or ntn_ + 43+)",
-        &["secret_", "ntn_"],
+        &["secret", "ntn_"],
         r"(?-u:\b)(?:secret_|ntn_)[A-Za-z0-9]{43,}",
     ),
     // --- Generic formats -----------------------------------------------------------------------
@@ -568,13 +581,14 @@ pub(crate) static RULES: &[RuleDef] = &[
         description: "`Authorization` and `Proxy-Authorization` credentials, any scheme (the scheme name stays visible when known)",
         category: Category::Header,
         default_enabled: true,
-        keywords: &["uthorization", "UTHORIZATION"],
+        keywords: &["auth", "Auth", "AUTH"],
         trigger: Trigger::Keywords,
         pattern: concat!(
             r"(?i:authorization)",
             kv_sep!(),
             r#"\\?["']?(?:(?i:bearer|basic|token|digest|negotiate|ntlm|hoba|mutual|apikey|sso-key|dpop|gnap|otp|aws4-hmac-sha256)[ \t]+(?P<s>[^\s"'\\,;]+)|(?P<s2>[^\s"'\\,;]+(?:[ \t]+[A-Za-z0-9._~+/=\-]{8,})?))"#
         ),
+        named: true,
         extract: Extract::Group,
     },
     RuleDef {
@@ -589,6 +603,7 @@ pub(crate) static RULES: &[RuleDef] = &[
             kv_sep!(),
             r#"\\?["']?(?P<s>[^\r\n"'\\]+)"#
         ),
+        named: true,
         extract: Extract::SetCookie,
     },
     RuleDef {
@@ -603,6 +618,7 @@ pub(crate) static RULES: &[RuleDef] = &[
             kv_sep!(),
             r#"\\?["']?(?P<s>[^\r\n"'\\]+)"#
         ),
+        named: true,
         extract: Extract::CookieList,
     },
     // --- URLs and command lines -------------------------------------------------------------------
@@ -614,6 +630,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         keywords: &["://"],
         trigger: Trigger::Keywords,
         pattern: r#"[A-Za-z][A-Za-z0-9+.\-]{0,20}://[^\s:/?#@"'<>\\]{1,256}:(?P<s>[^\s/?#@"'<>\\]{1,256})@"#,
+        named: false,
         extract: Extract::Group,
     },
     RuleDef {
@@ -622,31 +639,13 @@ pub(crate) static RULES: &[RuleDef] = &[
         category: Category::Url,
         default_enabled: true,
         keywords: &[
-            "token",
-            "Token",
-            "TOKEN",
-            "key",
-            "Key",
-            "KEY",
-            "sig",
-            "Sig",
-            "SIG",
-            "pass",
-            "Pass",
-            "PASS",
-            "pwd",
-            "secret",
-            "Secret",
-            "SECRET",
-            "auth",
-            "Auth",
-            "code=",
-            "jwt=",
-            "ession",
-            "redential",
+            "token", "Token", "TOKEN", "key", "Key", "KEY", "sig", "Sig", "SIG", "pass", "Pass",
+            "PASS", "pwd", "secret", "Secret", "SECRET", "auth", "Auth", "code=", "jwt=", "ession",
+            "cred", "Cred",
         ],
         trigger: Trigger::Keywords,
         pattern: r#"[?&;](?P<k>(?i:[a-z0-9_.\-]{0,40}(?:token|key|sig|signature|secret|pass|pwd|auth|code|jwt|credential|session)[a-z0-9_.\-]{0,40}))=(?P<s>[^&\s#"'<>\\]+)"#,
+        named: true,
         extract: Extract::KeyValue,
     },
     RuleDef {
@@ -657,6 +656,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         keywords: &["curl"],
         trigger: Trigger::Keywords,
         pattern: r#"curl(?-u:\b)[^\r\n]*?\s(?:-u|--user)(?:[ \t]+|=)?["']?[^\s:"']+:(?P<s>[^\s"']+)"#,
+        named: false,
         extract: Extract::Group,
     },
     // --- Key-value pairs ---------------------------------------------------------------------------
@@ -672,6 +672,7 @@ pub(crate) static RULES: &[RuleDef] = &[
             kv_sep!(),
             kv_value!()
         ),
+        named: true,
         extract: Extract::KeyValue,
     },
     // --- Opt-in PII --------------------------------------------------------------------------------
@@ -683,6 +684,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         keywords: &[],
         trigger: Trigger::Byte(b'@'),
         pattern: r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})*\.[A-Za-z]{2,24}",
+        named: false,
         extract: Extract::Group,
     },
     RuleDef {
@@ -693,6 +695,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         keywords: &[],
         trigger: Trigger::Byte(b'.'),
         pattern: r"(?-u:\b)[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?-u:\b)",
+        named: false,
         extract: Extract::Ip,
     },
     RuleDef {
@@ -703,6 +706,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         keywords: &[],
         trigger: Trigger::Byte(b':'),
         pattern: r"(?-u:\b)[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?::[0-9]{1,3}(?:\.[0-9]{1,3}){3})?",
+        named: false,
         extract: Extract::Ip,
     },
     RuleDef {
@@ -713,6 +717,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         keywords: &[],
         trigger: Trigger::Always,
         pattern: r"(?-u:\b)[0-9](?:[ \-]?[0-9]){12,18}(?-u:\b)",
+        named: false,
         extract: Extract::Luhn,
     },
     RuleDef {
@@ -723,6 +728,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         keywords: &[],
         trigger: Trigger::Always,
         pattern: r"(?-u:\b)[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?-u:\b)",
+        named: false,
         extract: Extract::Iban,
     },
 ];
@@ -748,20 +754,22 @@ mod tests {
     }
 
     #[test]
-    fn keyword_rules_have_keywords_of_three_bytes_or_more_except_documented_ones() {
+    fn automaton_keywords_have_three_bytes_or_more() {
         for rule in RULES {
             match rule.trigger {
-                Trigger::Keywords => assert!(!rule.keywords.is_empty(), "{}", rule.id),
+                Trigger::Keywords | Trigger::Memmem => {
+                    assert!(!rule.keywords.is_empty(), "{}", rule.id);
+                }
                 Trigger::Byte(_) | Trigger::Always => {
                     assert!(rule.keywords.is_empty(), "{}", rule.id);
                     assert_eq!(rule.category, Category::Pii, "{}", rule.id);
                 }
             }
             for keyword in rule.keywords {
-                // `SK` (Twilio) is the one two-byte keyword; the others keep the automaton on
-                // its SIMD path.
+                // Three bytes or more keep the automaton's SIMD fingerprints selective; shorter
+                // keywords get their own memmem scan.
                 assert!(
-                    keyword.len() >= 3 || *keyword == "SK",
+                    keyword.len() >= 3 || rule.trigger == Trigger::Memmem,
                     "{}: keyword {keyword:?} is too short",
                     rule.id
                 );
