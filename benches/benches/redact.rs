@@ -1,0 +1,342 @@
+//! Log redaction: Stanchion's engine against the baseline a user writes (every rule's regex
+//! applied in sequence with `replace_all`), on realistic ~200-byte log lines of which 1% carry
+//! a secret; and tracing-subscriber's JSON output through the redacting writer against the same
+//! formatter without redaction (both writing to `std::io::sink`).
+//!
+//! Every group first checks that what it times is right: dirty lines lose their secret, clean
+//! lines come back borrowed and unchanged, redacted JSON output still parses.
+//!
+//! Run: `cargo bench -p stanchion-benches --bench redact`
+
+use std::{
+    borrow::Cow,
+    cell::Cell,
+    hint::black_box,
+    io,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use regex::Regex;
+use stanchion_redact::{Redactor, rules, subscriber::RedactingMakeWriter};
+use tracing_subscriber::fmt::MakeWriter;
+
+/// Lines per batch; every 100th line carries a secret.
+const LINES: usize = 1000;
+
+/// Secrets (context text, secret value), built at runtime so no token shape is committed.
+fn secrets() -> Vec<(String, String)> {
+    let pairs = [
+        ("token {}", format!("ghp_{}", "Ab3x".repeat(9))),
+        ("password={}", "hunter2hunter2".to_owned()),
+        (
+            "Authorization: Bearer {}",
+            format!(
+                "eyJ{}.eyJ{}.{}",
+                "a".repeat(20),
+                "b".repeat(20),
+                "c".repeat(30)
+            ),
+        ),
+        ("key {}", "AKIAQRSTUVWXYZ234567".to_owned()),
+        (
+            "url postgres://app:{}@db.internal:5432/app",
+            "s3cretpw-s3cretpw".to_owned(),
+        ),
+        (
+            "slack {}",
+            format!(
+                "xoxb-{}-{}-{}",
+                "1".repeat(12),
+                "2".repeat(12),
+                "Ab3x".repeat(6)
+            ),
+        ),
+        (
+            "openai {}",
+            format!("sk-proj-{}T3BlbkFJ{}", "Ab3x".repeat(10), "Ab3x".repeat(10)),
+        ),
+        ("stripe {}", format!("sk_live_{}", "Ab3x".repeat(6))),
+        ("cookie: sid={}; theme=dark", "Ab3x".repeat(6)),
+        ("GET /cb?code={}&state=1", "Ab3x".repeat(5)),
+    ];
+    pairs
+        .into_iter()
+        .map(|(context, secret)| (context.replace("{}", &secret), secret))
+        .collect()
+}
+
+/// A tiny deterministic generator, so every run times the same lines.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, bound: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) as usize) % bound
+    }
+}
+
+const ROUTES: &[&str] = &[
+    "/api/v1/chat",
+    "/api/v1/training-plans/active",
+    "/api/v1/tools",
+    "/health",
+    "/readyz",
+];
+const MESSAGES: &[&str] = &[
+    "request completed",
+    "upstream call finished",
+    "cache miss, loading plan from database",
+    "rate limit check passed",
+    "agent responded",
+];
+
+/// One realistic text log line of about 200 bytes; with `secret`, that text is embedded.
+fn line(rng: &mut Lcg, secret: Option<&str>) -> String {
+    let message = secret.unwrap_or(MESSAGES[rng.next(MESSAGES.len())]);
+    format!(
+        "2026-11-22T00:{:02}:{:02}.{:03}Z  INFO http{{method=GET route={} request_id=550e8400-e29b-41d4-a716-{:012}}}: app::handler: {} status=200 latency_ms={} user_id=u-{}",
+        rng.next(60),
+        rng.next(60),
+        rng.next(1000),
+        ROUTES[rng.next(ROUTES.len())],
+        rng.next(1_000_000),
+        message,
+        rng.next(900),
+        rng.next(100_000),
+    )
+}
+
+/// 1000 lines, 1% carrying a secret; the dirty lines' secrets alongside.
+fn corpus() -> (Vec<String>, Vec<(usize, String)>) {
+    let mut rng = Lcg(42);
+    let secrets = secrets();
+    let mut lines = Vec::with_capacity(LINES);
+    let mut dirty = Vec::new();
+    for i in 0..LINES {
+        if i % 100 == 50 {
+            let (text, secret) = &secrets[(i / 100) % secrets.len()];
+            dirty.push((i, secret.clone()));
+            lines.push(line(&mut rng, Some(text)));
+        } else {
+            lines.push(line(&mut rng, None));
+        }
+    }
+    (lines, dirty)
+}
+
+/// The baseline: every default rule's regex, applied in sequence with `replace_all`.
+struct Sequential(Vec<Regex>);
+
+impl Sequential {
+    fn new() -> Self {
+        Self(
+            rules()
+                .filter(|rule| rule.default_enabled())
+                .map(|rule| Regex::new(rule.pattern()).expect("catalogue patterns compile"))
+                .collect(),
+        )
+    }
+
+    fn redact<'a>(&self, line: &'a str) -> Cow<'a, str> {
+        let mut text = Cow::Borrowed(line);
+        for regex in &self.0 {
+            if let Cow::Owned(replaced) = regex.replace_all(&text, "[REDACTED]") {
+                text = Cow::Owned(replaced);
+            }
+        }
+        text
+    }
+}
+
+/// No 8-character window of the secret may be left.
+fn assert_redacted(output: &str, secret: &str) {
+    let chars: Vec<char> = secret.chars().collect();
+    for window in chars.windows(8) {
+        let tail: String = window.iter().collect();
+        assert!(
+            !output.contains(&tail),
+            "secret fragment {tail:?} survived: {output}"
+        );
+    }
+}
+
+fn engine(c: &mut Criterion) {
+    let (lines, dirty) = corpus();
+    let bytes: usize = lines.iter().map(String::len).sum();
+    let redactor = Redactor::new();
+    let baseline = Sequential::new();
+
+    // Correctness first.
+    for (index, secret) in &dirty {
+        let ours = redactor.redact(&lines[*index]);
+        assert!(ours.contains("[REDACTED:"), "{ours}");
+        assert_redacted(&ours, secret);
+        assert_redacted(&baseline.redact(&lines[*index]), secret);
+    }
+    let clean: Vec<&String> = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !dirty.iter().any(|(d, _)| d == i))
+        .map(|(_, line)| line)
+        .collect();
+    for line in &clean {
+        assert!(matches!(redactor.redact(line), Cow::Borrowed(_)), "{line}");
+    }
+    let clean_bytes: usize = clean.iter().map(|line| line.len()).sum();
+
+    let mut group = c.benchmark_group("redact/lines-1pct-dirty");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Bytes(bytes as u64));
+    group.bench_function("stanchion", |b| {
+        b.iter(|| {
+            for line in &lines {
+                black_box(redactor.redact(black_box(line)));
+            }
+        });
+    });
+    group.bench_function("sequential-replace-all", |b| {
+        b.iter(|| {
+            for line in &lines {
+                black_box(baseline.redact(black_box(line)));
+            }
+        });
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("redact/lines-clean");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Bytes(clean_bytes as u64));
+    group.bench_function("stanchion", |b| {
+        b.iter(|| {
+            for line in &clean {
+                black_box(redactor.redact(black_box(line)));
+            }
+        });
+    });
+    group.bench_function("sequential-replace-all", |b| {
+        b.iter(|| {
+            for line in &clean {
+                black_box(baseline.redact(black_box(line)));
+            }
+        });
+    });
+    group.finish();
+}
+
+/// A shared in-memory writer for the correctness check of the JSON group.
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Buffer {
+    type Writer = Buffer;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// One access-log event; every 100th carries a secret in its message.
+fn emit(counter: &Cell<u64>, secret: &str) {
+    let n = counter.get();
+    counter.set(n + 1);
+    let span = tracing::info_span!(
+        "http",
+        method = "GET",
+        route = "/api/v1/chat",
+        request_id = "550e8400-e29b-41d4-a716-446655440000"
+    );
+    let _entered = span.enter();
+    if n % 100 == 50 {
+        tracing::info!(
+            status = 200,
+            latency_ms = 12,
+            user_id = "u-4821",
+            "upstream said {secret}"
+        );
+    } else {
+        tracing::info!(
+            status = 200,
+            latency_ms = 12,
+            user_id = "u-4821",
+            "request completed"
+        );
+    }
+}
+
+fn json_logging(c: &mut Criterion) {
+    let secret = format!("token ghp_{}", "Ab3x".repeat(9));
+    let redactor = Redactor::new();
+
+    // Correctness first: the redacted output parses and has no secret.
+    let buffer = Buffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(RedactingMakeWriter::json(redactor.clone(), buffer.clone()))
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let counter = Cell::new(0);
+        for _ in 0..200 {
+            emit(&counter, &secret);
+        }
+    });
+    let output =
+        String::from_utf8(buffer.0.lock().expect("not poisoned").clone()).expect("UTF-8 output");
+    assert_eq!(output.lines().count(), 200);
+    for line in output.lines() {
+        serde_json::from_str::<serde_json::Value>(line).expect("every line is JSON");
+    }
+    assert_eq!(output.matches("[REDACTED:github-pat]").count(), 2);
+    assert_redacted(&output, &secret);
+
+    let mut group = c.benchmark_group("redact/json-logging");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(1));
+    group.bench_function("tracing-json-redacted", |b| {
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(RedactingMakeWriter::json(redactor.clone(), io::sink))
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let counter = Cell::new(0);
+        b.iter(|| emit(&counter, &secret));
+    });
+    group.bench_function("tracing-json-plain", |b| {
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(io::sink)
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let counter = Cell::new(0);
+        b.iter(|| emit(&counter, &secret));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, engine, json_logging);
+criterion_main!(benches);
