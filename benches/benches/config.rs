@@ -53,8 +53,9 @@ fn registry_toml() -> String {
 }
 
 /// Spread the 1,000 variables over every source; every 10th tool lacks `VAR5`, so 90 tools
-/// are enabled.
-fn write_sources(dir: &Path) -> BTreeMap<String, String> {
+/// are enabled. Without `secret_files`, the `_FILE` and secrets-directory share goes to the
+/// process environment instead.
+fn write_sources(dir: &Path, secret_files: bool) -> BTreeMap<String, String> {
     let mut files: [String; 4] = Default::default();
     let mut process_env = BTreeMap::new();
     std::fs::create_dir_all(dir.join("secrets")).expect("secrets dir");
@@ -85,12 +86,12 @@ fn write_sources(dir: &Path) -> BTreeMap<String, String> {
                 5 => {
                     let _ = writeln!(files[3], "{name}={value} # local");
                 }
-                6 if index < 6 => {
+                6 if index < 6 && secret_files => {
                     let path = dir.join("mounted").join(&name);
                     std::fs::write(&path, format!("{value}\n")).expect("mounted file");
                     process_env.insert(format!("{name}_FILE"), path.display().to_string());
                 }
-                7 if index < 6 => {
+                7 if index < 6 && secret_files => {
                     std::fs::write(dir.join("secrets").join(&name), &value).expect("secret");
                 }
                 _ => {
@@ -154,7 +155,7 @@ fn baseline_resolve(dir: &Path, env: &BTreeMap<String, String>) -> usize {
 
 fn bench_resolve(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let env = write_sources(dir.path());
+    let env = write_sources(dir.path(), true);
     let registry = Registry::from_toml_str(&registry_toml()).expect("registry");
     assert_eq!(registry.variables().len(), TOOLS * VARS_PER_TOOL);
     let loader = ConfigLoader::new(registry)
@@ -181,12 +182,27 @@ fn bench_resolve(c: &mut Criterion) {
     // The baseline cannot see `_FILE` or the secrets directory, so it enables fewer tools.
     assert!(baseline_resolve(dir.path(), &env) < 90);
 
+    // The same configuration without secret files: dotenv files and the environment only,
+    // which the baseline can read in full.
+    let plain_dir = tempfile::tempdir().expect("temp dir");
+    let plain_env = write_sources(plain_dir.path(), false);
+    let plain_loader =
+        ConfigLoader::new(Registry::from_toml_str(&registry_toml()).expect("registry"))
+            .with_dir(plain_dir.path())
+            .with_process_env(plain_env.clone());
+    let plain = plain_loader.load().expect("load");
+    assert_eq!(plain.tools().iter().filter(|t| t.is_enabled()).count(), 90);
+    assert_eq!(baseline_resolve(plain_dir.path(), &plain_env), 90);
+
     let mut group = c.benchmark_group("config/resolve_100_tools_1000_vars");
     group.bench_function("stanchion_config_load", |b| {
         b.iter(|| black_box(loader.load().expect("load")));
     });
-    group.bench_function("baseline_dotenvy_env_lookup", |b| {
-        b.iter(|| black_box(baseline_resolve(dir.path(), &env)));
+    group.bench_function("stanchion_config_load_no_secret_files", |b| {
+        b.iter(|| black_box(plain_loader.load().expect("load")));
+    });
+    group.bench_function("baseline_dotenvy_env_lookup_no_secret_files", |b| {
+        b.iter(|| black_box(baseline_resolve(plain_dir.path(), &plain_env)));
     });
     group.finish();
 }
@@ -242,7 +258,7 @@ fn small_loader(dir: &Path) -> ConfigLoader {
     ConfigLoader::new(registry)
         .with_dir(dir)
         .with_secrets_dir(dir.join("secrets"))
-        .with_process_env(write_sources(dir))
+        .with_process_env(write_sources(dir, true))
 }
 
 fn bench_snapshot_reads(c: &mut Criterion) {
@@ -260,12 +276,14 @@ fn bench_snapshot_reads(c: &mut Criterion) {
             (Arc::clone(&service), Arc::clone(&locked), Arc::clone(&stop));
         std::thread::spawn(move || {
             let mut refreshes = 0_u64;
-            while !stop.load(Ordering::Relaxed) {
+            loop {
                 service.refresh().expect("refresh");
                 *locked.write().expect("lock") = service.snapshot();
                 refreshes += 1;
+                if stop.load(Ordering::Relaxed) {
+                    break refreshes;
+                }
             }
-            refreshes
         })
     };
 

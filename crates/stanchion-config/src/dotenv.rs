@@ -108,8 +108,8 @@ pub struct Duplicate {
 pub struct ParsedDotenv {
     entries: Vec<DotenvEntry>,
     duplicates: Vec<Duplicate>,
-    /// Key → index of its last assignment.
-    index: HashMap<String, usize>,
+    /// Key → index of its last assignment, and how many assignments it has.
+    index: HashMap<String, (usize, u32)>,
 }
 
 impl ParsedDotenv {
@@ -130,15 +130,23 @@ impl ParsedDotenv {
 
     /// The winning assignment of `key` (the last one), if any.
     pub fn last(&self, key: &str) -> Option<&DotenvEntry> {
-        self.index.get(key).map(|index| &self.entries[*index])
+        self.index.get(key).map(|(index, _)| &self.entries[*index])
     }
 
     /// Every assignment of `key`, in file order.
     pub fn all<'s>(&'s self, key: &'s str) -> impl Iterator<Item = &'s DotenvEntry> + 's {
-        let repeated = self.duplicates.iter().any(|dup| dup.key == key);
-        let single = if repeated { None } else { self.last(key) };
+        let found = self.index.get(key);
+        let repeated = found.is_some_and(|(_, count)| *count > 1);
+        let single = found
+            .filter(|_| !repeated)
+            .map(|(index, _)| &self.entries[*index]);
         let scan = repeated.then(|| self.entries.iter().filter(move |e| e.key == key));
         single.into_iter().chain(scan.into_iter().flatten())
+    }
+
+    /// Every key assigned in the file, once each, in no particular order.
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.index.keys()
     }
 
     /// The winning value of every key, as an owned map.
@@ -400,12 +408,16 @@ impl<'a> Parser<'a> {
 
     fn push(&mut self, key: &str, value: String, line: usize, references: Vec<String>) {
         let index = self.parsed.entries.len();
-        if let Some(previous) = self.parsed.index.insert(key.to_owned(), index) {
+        if let Some((previous, count)) = self.parsed.index.get_mut(key) {
             self.parsed.duplicates.push(Duplicate {
                 key: key.to_owned(),
-                earlier_line: self.parsed.entries[previous].line,
+                earlier_line: self.parsed.entries[*previous].line,
                 line,
             });
+            *previous = index;
+            *count += 1;
+        } else {
+            self.parsed.index.insert(key.to_owned(), (index, 1));
         }
         self.parsed.entries.push(DotenvEntry {
             key: key.to_owned(),
@@ -581,7 +593,7 @@ impl<'a> Parser<'a> {
                 self.parsed
                     .index
                     .get(name)
-                    .map(|index| self.parsed.entries[*index].value.as_str())
+                    .map(|(index, _)| self.parsed.entries[*index].value.as_str())
             })
             .or_else(|| self.lower.get_var(name));
         match (found, default) {

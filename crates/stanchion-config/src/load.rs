@@ -97,7 +97,7 @@ pub struct ConfigLoader {
     registry: RegistrySource,
     dir: PathBuf,
     env_name: Option<String>,
-    process_env: Option<BTreeMap<String, String>>,
+    process_env: Option<HashMap<String, String>>,
     secrets_dir: Option<PathBuf>,
     vault_mode: Option<VaultMode>,
     sink: Option<Arc<dyn SecretSink>>,
@@ -114,7 +114,7 @@ impl fmt::Debug for ConfigLoader {
             // SECURITY: an injected environment may hold secrets; show its size only.
             .field(
                 "process_env_vars",
-                &self.process_env.as_ref().map(BTreeMap::len),
+                &self.process_env.as_ref().map(HashMap::len),
             )
             .field("secrets_dir", &self.secrets_dir)
             .field("vault_mode", &self.vault_mode)
@@ -287,6 +287,11 @@ impl ConfigLoader {
             files: &files,
             secrets_dir: self.secrets_dir.as_deref(),
             secrets_listing: list_dir(self.secrets_dir.as_deref())?,
+            file_vars: process_env
+                .keys()
+                .chain(layers.iter().flat_map(|(_, parsed)| parsed.keys()))
+                .filter_map(|key| key.strip_suffix("_FILE"))
+                .collect(),
             key: &self.key,
             sink: self.sink.as_deref(),
         };
@@ -322,7 +327,7 @@ impl ConfigLoader {
         })
     }
 
-    fn env_name(&self, process_env: &BTreeMap<String, String>) -> Result<String, LoadError> {
+    fn env_name(&self, process_env: &HashMap<String, String>) -> Result<String, LoadError> {
         let (setting, name) = match (&self.env_name, process_env.get(ENV_NAME_VAR)) {
             (Some(name), _) => ("--env", name.clone()),
             (None, Some(name)) if !name.is_empty() => (ENV_NAME_VAR, name.clone()),
@@ -345,7 +350,7 @@ impl ConfigLoader {
     fn read_dotenv(
         &self,
         env: &str,
-        process_env: &BTreeMap<String, String>,
+        process_env: &HashMap<String, String>,
     ) -> Result<(Vec<DotenvFile>, Layers), LoadError> {
         let mut names = vec![".env".to_owned(), format!(".env.{env}")];
         // `.env.local` is skipped in test so test runs do not depend on a developer's overrides.
@@ -403,7 +408,7 @@ impl VarLookup for Lower<'_> {
     }
 }
 
-fn capture_process_env() -> BTreeMap<String, String> {
+fn capture_process_env() -> HashMap<String, String> {
     // Variables whose name or value is not UTF-8 are skipped: no registry name can match them.
     std::env::vars_os()
         .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
@@ -412,12 +417,14 @@ fn capture_process_env() -> BTreeMap<String, String> {
 
 struct Gathered<'a> {
     registry: &'a Registry,
-    process_env: &'a BTreeMap<String, String>,
+    process_env: &'a HashMap<String, String>,
     layers: &'a [(PathBuf, ParsedDotenv)],
     files: &'a [DotenvFile],
     secrets_dir: Option<&'a Path>,
     /// The file names in the secrets directory, listed once per load.
     secrets_listing: HashSet<String>,
+    /// `NAME` for every `NAME_FILE` set in the environment or a dotenv file.
+    file_vars: HashSet<&'a str>,
     key: &'a FingerprintKey,
     sink: Option<&'a dyn SecretSink>,
 }
@@ -436,8 +443,13 @@ impl Gathered<'_> {
         }
         self.registry
             .variables()
-            .into_iter()
-            .map(|name| (name.to_owned(), self.variable(name, defaults.get(name))))
+            .iter()
+            .map(|name| {
+                (
+                    name.clone(),
+                    self.variable(name, defaults.get(name.as_str())),
+                )
+            })
             .collect()
     }
 
@@ -475,8 +487,9 @@ impl Gathered<'_> {
             });
         }
         let mut problem = None;
-        let lowercase = name.to_ascii_lowercase();
+        let lowercase = || name.to_ascii_lowercase();
         if let Some(dir) = self.secrets_dir {
+            let lowercase = lowercase();
             // PERF: the directory was listed once; only files that exist are opened.
             let present = [name, lowercase.as_str()]
                 .into_iter()
@@ -500,7 +513,13 @@ impl Gathered<'_> {
         }
         let file_var = format!("{name}_FILE");
         let mut file_target = None;
-        match self.lookup_plain(&file_var) {
+        // PERF: most variables have no `_FILE` companion; skip five lookups for them.
+        let companion = if self.file_vars.contains(name) {
+            self.lookup_plain(&file_var)
+        } else {
+            None
+        };
+        match companion {
             Some((file_origin, path)) if !path.is_empty() => {
                 let path = PathBuf::from(path);
                 file_target = Some(path.clone());
@@ -552,6 +571,7 @@ impl Gathered<'_> {
         if raws.is_empty() {
             if let Some(dir) = self.secrets_dir {
                 searched.push(dir.join(name).display().to_string());
+                let lowercase = lowercase();
                 if lowercase != name {
                     searched.push(dir.join(&lowercase).display().to_string());
                 }
@@ -636,23 +656,29 @@ fn list_dir(dir: Option<&Path>) -> Result<HashSet<String>, LoadError> {
 /// Read one secret file with Docker `$(< file)` semantics: trailing newlines are trimmed.
 /// `Ok(None)` when the file does not exist; `Err(why)` never contains the content.
 fn read_secret_file(path: &Path) -> Result<Option<String>, String> {
-    let metadata = match fs::metadata(path) {
-        Ok(metadata) => metadata,
+    // PERF: one open, then fstat on the handle: no second path lookup.
+    let file = match fs::File::open(path) {
+        Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(error.kind().to_string()),
     };
+    let metadata = file.metadata().map_err(|error| error.kind().to_string())?;
     if !metadata.is_file() {
         return Err("not a regular file".to_owned());
     }
     if metadata.len() > MAX_SECRET_FILE_BYTES {
         return Err(format!("larger than {MAX_SECRET_FILE_BYTES} bytes"));
     }
-    let bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
-        // Deleted between the two calls (e.g. a secret rotation): treat as absent.
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(error.kind().to_string()),
-    };
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0) + 1);
+    // The limit holds even if the file grows between fstat and read.
+    io::Read::read_to_end(
+        &mut io::Read::take(file, MAX_SECRET_FILE_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(|error| error.kind().to_string())?;
+    if bytes.len() as u64 > MAX_SECRET_FILE_BYTES {
+        return Err(format!("larger than {MAX_SECRET_FILE_BYTES} bytes"));
+    }
     let mut text = String::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_owned())?;
     while text.ends_with('\n') {
         text.pop();

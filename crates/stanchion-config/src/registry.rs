@@ -1,7 +1,7 @@
 //! The tools registry: which variables each optional integration needs, from TOML or Rust.
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::{BTreeMap, BTreeSet, HashSet},
     fmt,
     path::{Path, PathBuf},
 };
@@ -390,7 +390,10 @@ pub(crate) fn is_env_name(name: &str) -> bool {
 #[derive(Clone, Debug)]
 pub struct Registry {
     tools: Vec<ToolSpec>,
-    secrets: BTreeSet<String>,
+    /// Every variable any tool reads, sorted, without repeats.
+    variables: Vec<String>,
+    // PERF: a hash set; the loader asks once per variable per load.
+    secrets: HashSet<String>,
 }
 
 impl Registry {
@@ -433,7 +436,13 @@ impl Registry {
             .iter()
             .flat_map(|tool| tool.secrets.iter().cloned())
             .collect();
-        Ok(Self { tools, secrets })
+        let variables: BTreeSet<&str> = tools.iter().flat_map(ToolSpec::variables).collect();
+        let variables = variables.into_iter().map(str::to_owned).collect();
+        Ok(Self {
+            tools,
+            variables,
+            secrets,
+        })
     }
 
     /// Parse and check a registry written in TOML (see docs/configuration.md for the format).
@@ -527,8 +536,8 @@ impl Registry {
     }
 
     /// Every variable any tool reads, sorted and without repeats.
-    pub fn variables(&self) -> BTreeSet<&str> {
-        self.tools.iter().flat_map(ToolSpec::variables).collect()
+    pub fn variables(&self) -> &[String] {
+        &self.variables
     }
 
     /// Every default, by variable name.

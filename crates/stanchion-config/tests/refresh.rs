@@ -15,7 +15,6 @@ use metrics_util::{
     debugging::{DebugValue, DebuggingRecorder, Snapshotter},
 };
 use stanchion_config::{ConfigLoader, ConfigService};
-use stanchion_test_support::CapturedLogs;
 
 const REGISTRY: &str = r#"
 [[tools]]
@@ -213,57 +212,4 @@ fn readers_are_never_blocked_by_a_refresh() {
     }
     stop.store(true, Ordering::Relaxed);
     assert!(reader.join().expect("reader thread") > 0);
-}
-
-#[test]
-fn events_name_the_tool_env_source_and_refresh_id() {
-    let logs = CapturedLogs::new();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(logs.clone())
-        .finish();
-    let fx = Fixture::new();
-    let snapshot = tracing::subscriber::with_default(subscriber, || {
-        let service = service(&fx);
-        service.refresh().expect("refresh");
-        service.snapshot()
-    });
-    let lines = logs.json_lines();
-    let missing: Vec<_> = lines
-        .iter()
-        .filter(|line| line["fields"]["message"] == "required variable missing")
-        .collect();
-    let last = missing.last().expect("a missing-variable event");
-    assert_eq!(last["target"], "stanchion_config");
-    assert_eq!(last["fields"]["env"], "production");
-    assert_eq!(
-        last["fields"]["refresh_id"],
-        snapshot.refresh_id().to_string()
-    );
-    let tools: Vec<&str> = missing
-        .iter()
-        .filter_map(|l| l["fields"]["tool"].as_str())
-        .collect();
-    assert!(
-        tools.contains(&"slack") && tools.contains(&"search"),
-        "{tools:?}"
-    );
-    assert!(
-        last["fields"]["source"]
-            .as_str()
-            .unwrap()
-            .contains("process environment")
-    );
-    let disabled = lines
-        .iter()
-        .filter(|line| line["fields"]["message"] == "tool disabled")
-        .count();
-    assert_eq!(disabled, 4, "two tools, two loads");
-    assert!(
-        lines
-            .iter()
-            .any(|l| l["fields"]["message"] == "configuration refreshed"
-                && l["fields"]["duration_ms"].is_number())
-    );
 }
