@@ -55,8 +55,13 @@
 //! - **No secret value in any output.** Secrets are [`secrecy::SecretString`] from the moment
 //!   they are read; errors, `Debug`, explanations, events, metrics and the JSON form show at
 //!   most a [`Fingerprint`]. Parse errors name the file and line, never the content.
-//! - **Readers never block.** [`ConfigService::snapshot`] is an `ArcSwap` load; a failed
-//!   refresh keeps the last good snapshot and is counted.
+//! - **Readers never block.** [`ConfigService::snapshot`] and [`ConfigService::current`] are
+//!   `ArcSwap` loads; a failed refresh keeps the last good snapshot and is counted.
+//! - **Every loaded secret is registered** with the [`SecretSink`] given to
+//!   [`ConfigLoader::with_secret_sink`] (a `stanchion_redact::Redactor` with the `redact`
+//!   feature), including values that lost to a higher source and values expanded from a secret.
+//! - **Malformed input fails the whole load**, naming the file and line: a refresh then keeps
+//!   the last good snapshot, and `stanchion config check` exits 2.
 //!
 //! # Dependencies
 //!
