@@ -113,6 +113,14 @@ pub struct ParsedDotenv {
 }
 
 impl ParsedDotenv {
+    fn with_capacity(lines: usize) -> Self {
+        Self {
+            entries: Vec::with_capacity(lines),
+            duplicates: Vec::new(),
+            index: HashMap::with_capacity(lines),
+        }
+    }
+
     /// Every assignment in file order, duplicates included.
     pub fn entries(&self) -> &[DotenvEntry] {
         &self.entries
@@ -274,6 +282,8 @@ pub fn parse(
     } else {
         Cow::Borrowed(input)
     };
+    // PERF: an upper bound on assignments, so the entry list and index never regrow.
+    let lines = 1 + text.bytes().filter(|byte| *byte == b'\n').count();
     Parser {
         bytes: text.as_bytes(),
         text: &text,
@@ -281,7 +291,7 @@ pub fn parse(
         line: 1,
         outer,
         lower,
-        parsed: ParsedDotenv::default(),
+        parsed: ParsedDotenv::with_capacity(lines),
     }
     .run()
 }
