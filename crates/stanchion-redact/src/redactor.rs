@@ -41,6 +41,10 @@ pub const MIN_SECRET_LEN: usize = 8;
 /// The default size limit of one value (64 KiB). Longer values are redacted whole.
 pub const DEFAULT_MAX_VALUE_LEN: usize = 64 * 1024;
 
+/// Rule passes over a dirty text at most (each pass after the first needs a change in the one
+/// before; two passes settled every generated case).
+const MAX_PASSES: usize = 4;
+
 /// The most patterns one Teddy searcher gets; see `Prefilter::build`.
 const PACKED_GROUP: usize = 40;
 
@@ -617,9 +621,19 @@ impl Redactor {
         if literal_hit && let Some(replaced) = self.apply_literals(&prefilter, &text) {
             text = Cow::Owned(replaced);
         }
-        for index in candidates.iter() {
-            if let Some(replaced) = self.apply_rule(&self.inner.rules[index], &text) {
-                text = Cow::Owned(replaced);
+        // A replacement can complete another rule's match (a token glued to the next one only
+        // ends at a word boundary once its neighbour became a marker), so dirty text is
+        // scanned again until a pass changes nothing: fail closed, and idempotent.
+        for _pass in 0..MAX_PASSES {
+            let mut changed = false;
+            for index in candidates.iter() {
+                if let Some(replaced) = self.apply_rule(&self.inner.rules[index], &text) {
+                    text = Cow::Owned(replaced);
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
             }
         }
         text
@@ -903,13 +917,18 @@ impl Redactor {
     }
 
     fn apply_rule(&self, rule: &ActiveRule, text: &str) -> Option<String> {
+        // Markers of earlier rules (`[REDACTED:registered-secret:DB_KEY]`) look like text to
+        // later rules; nothing inside one is ever redacted again (idempotence).
+        let markers = marker_spans(text);
+        let inside_marker =
+            |start: usize, end: usize| markers.iter().any(|(s, e)| start < *e && *s < end);
         let mut spans: Vec<(usize, usize)> = Vec::new();
         for caps in rule.regex.captures_iter(text) {
             let Some(whole) = caps.get(0) else { continue };
             match rule.def.extract {
                 Extract::Group => {
                     let found = caps.name("s").or_else(|| caps.name("s2")).unwrap_or(whole);
-                    push_span(&mut spans, text, found.start(), found.end());
+                    push_outside_markers(&mut spans, text, &markers, found.start(), found.end());
                 }
                 Extract::KeyValue => {
                     let (Some(key), Some(value)) = (caps.name("k"), caps.name("s")) else {
@@ -918,12 +937,13 @@ impl Redactor {
                     let query = rule.def.category == Category::Url;
                     if !is_sensitive_key_with(key.as_str(), query)
                         || (!query && is_header_owned_key(key.as_str()))
+                        || inside_marker(key.start(), key.end())
                     {
                         continue;
                     }
                     let (start, end) = unquote(text, value.start(), value.end());
                     if !is_placeholder_value(&text[start..end]) {
-                        push_span(&mut spans, text, start, end);
+                        push_outside_markers(&mut spans, text, &markers, start, end);
                     }
                 }
                 Extract::CookieList | Extract::SetCookie => {
@@ -938,7 +958,7 @@ impl Redactor {
                         };
                         let (start, end) = trim_span(text, start, end);
                         if !is_placeholder_value(&text[start..end]) {
-                            push_span(&mut spans, text, start, end);
+                            push_outside_markers(&mut spans, text, &markers, start, end);
                         }
                         if rule.def.extract == Extract::SetCookie {
                             break;
@@ -952,7 +972,13 @@ impl Redactor {
                         _ => check::ip(whole.as_str()),
                     };
                     if ok {
-                        push_span(&mut spans, text, whole.start(), whole.end());
+                        push_outside_markers(
+                            &mut spans,
+                            text,
+                            &markers,
+                            whole.start(),
+                            whole.end(),
+                        );
                     }
                 }
             }
@@ -1002,6 +1028,42 @@ fn separator_follows(text: &[u8], end: usize) -> bool {
         spaces += 1;
     }
     at < text.len() && matches!(text[at], b'=' | b':')
+}
+
+/// The byte ranges of the markers in `text` (`[REDACTED` up to the next `]`).
+fn marker_spans(text: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    for start in memchr::memmem::find_iter(text.as_bytes(), MARKER_PREFIX) {
+        let end = text[start..]
+            .find(']')
+            .map_or(text.len(), |e| start + e + 1);
+        spans.push((start, end));
+    }
+    spans
+}
+
+/// Records the parts of a secret span that lie outside markers: a marker inside a value
+/// stays as it is, and the text around it is still redacted (fail closed, idempotent).
+fn push_outside_markers(
+    spans: &mut Vec<(usize, usize)>,
+    text: &str,
+    markers: &[(usize, usize)],
+    start: usize,
+    end: usize,
+) {
+    let mut from = start;
+    for &(marker_start, marker_end) in markers {
+        if marker_end <= from || marker_start >= end {
+            continue;
+        }
+        if marker_start > from {
+            push_span(spans, text, from, marker_start);
+        }
+        from = from.max(marker_end);
+    }
+    if from < end {
+        push_span(spans, text, from, end);
+    }
 }
 
 /// Records a secret span unless it is empty or already a marker or mask.

@@ -119,7 +119,7 @@ const SECRET_NAME_KEYWORDS: &[&str] = &[
 /// JSON-escaped quotes around the key, and a little whitespace.
 macro_rules! kv_sep {
     () => {
-        r#"\\?["']?\s{0,3}(?:=>|:=|=|:)\s{0,3}"#
+        r#"(?:\\["']|["'])?\s{0,3}(?:=>|:=|=|:)\s{0,3}"#
     };
 }
 
@@ -150,7 +150,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         pattern: concat!(
             r"(?i:aws)[A-Za-z0-9_.\-]{0,20}(?i:secret)[A-Za-z0-9_.\-]{0,20}",
             kv_sep!(),
-            r#"\\?["']?(?P<s>[A-Za-z0-9/+=]{40,})"#
+            r#"(?:\\["']|["'])?(?P<s>[A-Za-z0-9/+=]{40,})"#
         ),
         named: true,
         extract: Extract::Group,
@@ -586,7 +586,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         pattern: concat!(
             r"(?i:authorization)",
             kv_sep!(),
-            r#"\\?["']?(?:(?i:bearer|basic|token|digest|negotiate|ntlm|hoba|mutual|apikey|sso-key|dpop|gnap|otp|aws4-hmac-sha256)[ \t]+(?P<s>[^\s"'\\,;]+)|(?P<s2>[^\s"'\\,;]+(?:[ \t]+[A-Za-z0-9._~+/=\-]{8,})?))"#
+            r#"(?:\\["']|["'])?(?:(?i:bearer|basic|token|digest|negotiate|ntlm|hoba|mutual|apikey|sso-key|dpop|gnap|otp|aws4-hmac-sha256)[ \t]+(?P<s>[^\s"'\\,;]+)|(?P<s2>[^\s"'\\,;]+(?:[ \t]+[A-Za-z0-9._~+/=\-]{8,})?))"#
         ),
         named: true,
         extract: Extract::Group,
@@ -601,7 +601,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         pattern: concat!(
             r"(?i:set-cookie)",
             kv_sep!(),
-            r#"\\?["']?(?P<s>[^\r\n"'\\]+)"#
+            r#"(?:\\["']|["'])?(?P<s>[^\r\n"'\\]+)"#
         ),
         named: true,
         extract: Extract::SetCookie,
@@ -616,7 +616,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         pattern: concat!(
             r"(?:^|[^A-Za-z0-9_\-])(?i:cookie)",
             kv_sep!(),
-            r#"\\?["']?(?P<s>[^\r\n"'\\]+)"#
+            r#"(?:\\["']|["'])?(?P<s>[^\r\n"'\\]+)"#
         ),
         named: true,
         extract: Extract::CookieList,
@@ -655,7 +655,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         default_enabled: true,
         keywords: &["curl"],
         trigger: Trigger::Keywords,
-        pattern: r#"curl(?-u:\b)[^\r\n]*?\s(?:-u|--user)(?:[ \t]+|=)?["']?[^\s:"']+:(?P<s>[^\s"']+)"#,
+        pattern: r#"curl(?-u:\b)[^\r\n]*?\s(?:-u|--user)(?:[ \t]+|=)?["']?[^\s:"'\\]+:(?P<s>[^\s"'\\]+)"#,
         named: false,
         extract: Extract::Group,
     },
