@@ -511,11 +511,11 @@ impl Gathered<'_> {
                 }
             }
         }
-        let file_var = format!("{name}_FILE");
+        let file_var = || format!("{name}_FILE");
         let mut file_target = None;
         // PERF: most variables have no `_FILE` companion; skip five lookups for them.
         let companion = if self.file_vars.contains(name) {
-            self.lookup_plain(&file_var)
+            self.lookup_plain(&file_var())
         } else {
             None
         };
@@ -546,7 +546,7 @@ impl Gathered<'_> {
                             at,
                             Raw {
                                 origin: Origin::FileIndirection {
-                                    variable: file_var.clone(),
+                                    variable: file_var(),
                                     path,
                                 },
                                 value,
@@ -577,8 +577,8 @@ impl Gathered<'_> {
                 }
             }
             searched.push(match &file_target {
-                Some(path) => format!("file {} (via {file_var})", path.display()),
-                None => format!("{file_var} (not set)"),
+                Some(path) => format!("file {} (via {})", path.display(), file_var()),
+                None => format!("{} (not set)", file_var()),
             });
             searched.push("process environment".to_owned());
             for file in self.files.iter().rev() {
