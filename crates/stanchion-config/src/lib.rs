@@ -37,7 +37,7 @@
 //!
 //! | Name     | Description                                                                  | Default |
 //! |----------|------------------------------------------------------------------------------|---------|
-//! | `watch`  | [`ConfigService::watch`]: refresh when a watched directory changes (`notify`) | no      |
+//! | `watch`  | `ConfigService::watch`: refresh when a watched directory changes (`notify`)   | no      |
 //! | `redact` | [`SecretSink`] for `stanchion_redact::Redactor`                              | no      |
 //!
 //! The core has no async runtime and no file watcher: it is plain blocking I/O on small files,
