@@ -41,9 +41,9 @@ pub const MIN_SECRET_LEN: usize = 8;
 /// The default size limit of one value (64 KiB). Longer values are redacted whole.
 pub const DEFAULT_MAX_VALUE_LEN: usize = 64 * 1024;
 
-/// Rule passes over a dirty text at most (each pass after the first needs a change in the one
-/// before; two passes settled every generated case).
-const MAX_PASSES: usize = 4;
+/// Rounds over a dirty text at most (a round after the first runs only the rules that have
+/// not seen the latest change; three rounds settled every generated case).
+const MAX_PASSES: usize = 8;
 
 /// The most patterns one Teddy searcher gets; see `Prefilter::build`.
 const PACKED_GROUP: usize = 40;
@@ -68,6 +68,12 @@ struct RuleSet(u128);
 impl RuleSet {
     fn insert(&mut self, index: usize) {
         self.0 |= 1 << index;
+    }
+    fn remove(&mut self, index: usize) {
+        self.0 &= !(1 << index);
+    }
+    fn contains(self, index: usize) -> bool {
+        self.0 & (1 << index) != 0
     }
     fn union(&mut self, other: Self) {
         self.0 |= other.0;
@@ -622,32 +628,41 @@ impl Redactor {
             text = Cow::Owned(replaced);
         }
         // A replacement can complete another rule's match (a token glued to the next one only
-        // ends at a word boundary once its neighbour became a marker), so dirty text is
-        // scanned again until a pass changes nothing: fail closed, and idempotent.
-        for _pass in 0..MAX_PASSES {
-            let mut changed = false;
-            for index in candidates.iter() {
+        // ends at a word boundary once its neighbour became a marker). So every rule that has
+        // not seen the latest text runs again, until a fixpoint: fail closed, and idempotent
+        // by construction. It terminates: each change turns non-marker text into markers,
+        // which no rule touches again. PERF: rules after the change in the same round have
+        // seen it already; a line with one token costs that rule a second run.
+        let mut stale = candidates;
+        for _round in 0..MAX_PASSES {
+            if stale.is_empty() {
+                break;
+            }
+            for index in stale.iter() {
+                if !stale.contains(index) {
+                    continue;
+                }
+                stale.remove(index);
                 if let Some(replaced) = self.apply_rule(&self.inner.rules[index], &text) {
                     text = Cow::Owned(replaced);
-                    changed = true;
+                    // The rule itself too: its own marker can end a value differently.
+                    stale = candidates;
                 }
-            }
-            if !changed {
-                break;
             }
         }
         text
     }
 
-    /// [`Redactor::redact`], then CR, LF and other control characters made visible
-    /// (`\n`, `\u{1b}`), so one value cannot forge or hide log lines (CWE-117).
+    /// CR, LF and other control characters made visible (`\n`, `\u{1b}`), so one value cannot
+    /// forge or hide log lines (CWE-117), then [`Redactor::redact`].
+    ///
+    /// Neutralizing first means the rules see the line as it will be written, so redacting the
+    /// output again changes nothing; a value ends at the `\` of an escape as it ended at the
+    /// control character.
     pub fn redact_log_line<'a>(&self, input: &'a str) -> Cow<'a, str> {
-        match self.redact(input) {
-            Cow::Borrowed(text) => neutralize::neutralize_text(text),
-            Cow::Owned(text) => match neutralize::neutralize_text(&text) {
-                Cow::Borrowed(_) => Cow::Owned(text),
-                Cow::Owned(clean) => Cow::Owned(clean),
-            },
+        match neutralize::neutralize_text(input) {
+            Cow::Borrowed(text) => self.redact(text),
+            Cow::Owned(text) => Cow::Owned(self.redact(&text).into_owned()),
         }
     }
 
@@ -923,7 +938,15 @@ impl Redactor {
         let inside_marker =
             |start: usize, end: usize| markers.iter().any(|(s, e)| start < *e && *s < end);
         let mut spans: Vec<(usize, usize)> = Vec::new();
-        for caps in rule.regex.captures_iter(text) {
+        let simple = rule.def.extract == Extract::Group && rule.regex.captures_len() == 1;
+        if simple {
+            // PERF: no capture group, so the faster `find` engines suffice.
+            for found in rule.regex.find_iter(text) {
+                push_outside_markers(&mut spans, text, &markers, found.start(), found.end());
+            }
+        }
+        let captures = (!simple).then(|| rule.regex.captures_iter(text));
+        for caps in captures.into_iter().flatten() {
             let Some(whole) = caps.get(0) else { continue };
             match rule.def.extract {
                 Extract::Group => {
@@ -997,7 +1020,8 @@ impl Redactor {
             last = end;
         }
         out.push_str(&text[last..]);
-        Some(out)
+        // A mask over a mask changes nothing: report no change, so the fixpoint is reached.
+        (out != text).then_some(out)
     }
 }
 
