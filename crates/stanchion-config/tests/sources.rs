@@ -49,7 +49,7 @@ fn each_source_overrides_the_one_below() {
         assert_eq!(
             origin,
             Origin::DotenvFile {
-                path: fx.path(file),
+                path: fx.path(file).into(),
                 line: 1
             },
             "after {file}"
