@@ -296,3 +296,104 @@ fn strict_secrets_mode_from_the_flag_or_the_environment() {
         run.stdout
     );
 }
+
+#[test]
+fn secrets_planted_in_every_source_never_reach_stdout_or_stderr() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    let registry = r#"
+        [[tools]]
+        slug = "chat"
+        required = ["CHAT_TOKEN", "CHAT_KEY", "CHAT_PIN"]
+        optional = ["CHAT_HEADER"]
+        secrets = ["CHAT_TOKEN", "CHAT_KEY", "CHAT_PIN"]
+        validate = { CHAT_PIN = { kind = "regex", pattern = "^[0-9]{4}$" } }
+        [[tools]]
+        slug = "mail"
+        required = ["MAIL_PASSWORD", "MAIL_API_KEY"]
+        secrets = ["MAIL_PASSWORD", "MAIL_API_KEY"]
+    "#;
+    let planted = [
+        "zqx-cli-dotenv-61b2a9",
+        "zqx-cli-dotenvenv-0c4e",
+        "zqx-cli-dotlocal-a93f",
+        "zqx-cli-dotenvlocal-7d",
+        "zqx-cli-process-e52b",
+        "zqx-cli-filevia-19ad",
+        "zqx-cli-secretdir-c7",
+        "zqx-cli-invalidpin-4f",
+    ];
+    let write = |name: &str, text: String| std::fs::write(root.join(name), text).expect("write");
+    write("tools.toml", registry.to_owned());
+    write(
+        ".env",
+        format!(
+            "CHAT_TOKEN={}\nCHAT_HEADER=\"Bearer ${{CHAT_TOKEN}}\"\n",
+            planted[0]
+        ),
+    );
+    write(".env.production", format!("CHAT_TOKEN='{}'\n", planted[1]));
+    write(".env.local", format!("CHAT_TOKEN=\"{}\"\n", planted[2]));
+    write(
+        ".env.production.local",
+        format!("CHAT_KEY={}\nCHAT_PIN={}\n", planted[3], planted[7]),
+    );
+    write("mail-password", format!("{}\n", planted[5]));
+    std::fs::create_dir(root.join("secrets")).expect("secrets dir");
+    write("secrets/mail_api_key", planted[6].to_owned());
+    let env = [
+        ("APP_ENV", "production"),
+        ("CHAT_TOKEN", planted[4]),
+        ("MAIL_PASSWORD_FILE", "mail-password"),
+    ];
+    let sources = ["--registry", "tools.toml", "--secrets-dir", "secrets"];
+    let mut outputs = Vec::new();
+    for extra in [
+        &["check"][..],
+        &["check", "--format", "json"],
+        &["check", "--vault-mode", "enforced"],
+        &["explain", "chat"],
+        &["explain", "mail"],
+    ] {
+        let mut args = vec!["config"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&sources);
+        let run = stanchion(root, &env, &args);
+        assert!(
+            run.code == 0 || run.code == 1,
+            "{}{}",
+            run.stdout,
+            run.stderr
+        );
+        outputs.push(run);
+    }
+    // The loads did read the planted values: the fingerprints are there.
+    assert!(
+        outputs[1]
+            .stdout
+            .contains("\"fingerprint\": \"len=20 hmac="),
+        "{}",
+        outputs[1].stdout
+    );
+    // A malformed line holding a secret: exit 2, the message names the line only.
+    write(".env.local", format!("CHAT_TOKEN {}\n", planted[2]));
+    let mut args = vec!["config", "check"];
+    args.extend_from_slice(&sources);
+    let run = stanchion(root, &env, &args);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains(".env.local line 1"), "{}", run.stderr);
+    outputs.push(run);
+    for run in &outputs {
+        for secret in planted {
+            for window in secret.as_bytes().windows(8) {
+                let window = std::str::from_utf8(window).expect("ascii");
+                assert!(
+                    !run.stdout.contains(window) && !run.stderr.contains(window),
+                    "output leaks {window:?}:\n{}{}",
+                    run.stdout,
+                    run.stderr
+                );
+            }
+        }
+    }
+}
