@@ -213,3 +213,34 @@ fn readers_are_never_blocked_by_a_refresh() {
     stop.store(true, Ordering::Relaxed);
     assert!(reader.join().expect("reader thread") > 0);
 }
+
+#[test]
+fn a_deleted_secret_file_disables_its_tool_on_refresh_without_failing_it() {
+    let fx = Fixture::new();
+    let token = fx.write("run/slack-token", "xoxb-from-file\n");
+    fx.write("tools.toml", REGISTRY);
+    let loader = ConfigLoader::from_registry_file(fx.path("tools.toml"))
+        .with_dir(fx.root())
+        .with_process_env([("SLACK_TOKEN_FILE", token.display().to_string())]);
+    let service = ConfigService::start(loader).expect("start");
+    assert!(service.snapshot().is_enabled("slack"));
+
+    fx.remove("run/slack-token");
+    let report = service
+        .refresh()
+        .expect("a missing secret file is a state, not a failure");
+    assert_eq!(report.flipped.len(), 1);
+    assert_eq!(
+        (report.flipped[0].slug.as_str(), report.flipped[0].enabled),
+        ("slack", false)
+    );
+    let snapshot = service.snapshot();
+    let reason = &snapshot.tool("slack").unwrap().reasons()[0];
+    assert_eq!(reason.kind(), stanchion_config::ReasonKind::Unreadable);
+    assert!(
+        reason.message().contains("slack-token"),
+        "{}",
+        reason.message()
+    );
+    assert_eq!(service.refresh_failures(), 0);
+}
