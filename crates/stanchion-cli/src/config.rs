@@ -16,9 +16,11 @@ pub(crate) struct ConfigArgs {
 
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
-    /// Print every tool with its status and reasons. Exits 0 when at least one tool is enabled
-    /// and every critical tool allowed in this environment is, 1 otherwise, 2 when an input
-    /// (registry, dotenv file, setting) is unusable.
+    /// Print every tool with its status and reasons.
+    ///
+    /// Exits 0 when at least one tool is enabled and every critical tool allowed in this
+    /// environment is, 1 otherwise, 2 when an input (registry, dotenv file, setting) is
+    /// unusable.
     Check {
         #[command(flatten)]
         sources: SourceArgs,
@@ -26,8 +28,10 @@ enum ConfigCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Show one tool's variables with their override chains. Exits 0 when the tool is
-    /// enabled, 1 when it is disabled, 2 when an input is unusable or the tool is unknown.
+    /// Show one tool's variables with their override chains.
+    ///
+    /// Exits 0 when the tool is enabled, 1 when it is disabled, 2 when an input is unusable or
+    /// the tool is unknown.
     Explain {
         /// The tool's slug.
         tool: String,
