@@ -559,7 +559,6 @@ impl fmt::Debug for Registry {
     }
 }
 
-#[derive(Debug)]
 struct Inner {
     rules: Vec<ActiveRule>,
     keywords: Vec<Keyword>,
@@ -574,6 +573,25 @@ struct Inner {
     counters: Box<[AtomicU64]>,
     /// The catalogue index of `secret-field`, whose counter JSON members redacted by key share.
     field_counter: usize,
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // SECURITY: the prefilter holds registered secrets' bytes; only labels are printed.
+        f.debug_struct("Redactor")
+            .field(
+                "rules",
+                &self
+                    .rules
+                    .iter()
+                    .map(|rule| rule.def.id)
+                    .collect::<Vec<_>>(),
+            )
+            .field("renderer", &self.renderer)
+            .field("max_value_len", &self.max_value_len)
+            .field("registry", &self.registry)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The redaction engine. Cheap to clone: clones share the rules, the registered secrets and
