@@ -48,9 +48,12 @@ fn emit(tokens: &[String]) -> usize {
         info!(credentials = ?secret, "debug by name");
         events += 2;
     }
+    // A `secrecy` value logged with `?` prints its fixed marker, never the value.
+    let wrapped = secrecy::SecretString::from(REGISTERED);
+    info!(secret = ?wrapped, "secrecy debug");
     info!("connect failed: {REGISTERED} rejected");
     info!(dsn = %format!("db://{REGISTERED}"), "runtime value in a field");
-    events + 2
+    events + 3
 }
 
 fn assert_no_leak(format: &str, output: &str) {
