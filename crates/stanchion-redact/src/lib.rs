@@ -36,20 +36,20 @@
 //!
 //! | Name | Description | Default |
 //! |---|---|---|
-//! | `tracing` | [`subscriber`]: redacting `MakeWriter`, ready-made JSON and text fmt layers for tracing-subscriber | no |
+//! | `tracing` | module `subscriber`: redacting `MakeWriter`, ready-made JSON and text fmt layers for tracing-subscriber | no |
 //!
 //! The core depends on neither tower, http nor tracing-subscriber.
 //!
 //! # Behaviour
 //!
-//! - **A clean line costs one scan and no allocation.** A case-sensitive aho-corasick
-//!   automaton over every rule's keywords (casings listed, so it keeps its SIMD search) gates
-//!   the regexes; only rules whose keyword occurred run, and `redact` returns
-//!   `Cow::Borrowed` when nothing matched.
+//! - **A clean line costs one scan and no allocation.** A case-sensitive SIMD keyword scan
+//!   (aho-corasick's Teddy; casings listed, never case-insensitive) gates the regexes: only
+//!   rules whose keyword occurred run, and `redact` returns `Cow::Borrowed` when nothing
+//!   matched. Over 1 GiB/s on ~200-byte lines (`docs/benchmarks.md`).
 //! - **Markers name the rule.** `[REDACTED:<rule>]` by default; [`Method::Mask`] and the keyed
 //!   [`Method::Hash`] (HMAC-SHA-256 with a deployment key) are the alternatives.
-//! - **Redaction is idempotent.** Markers and masks are never matched again, so redacting
-//!   twice gives the same text as redacting once.
+//! - **Redaction is idempotent.** Text inside markers is never matched again, and dirty text
+//!   is re-scanned until it is stable, so redacting twice gives the same text as once.
 //! - **Fail closed on size.** A value longer than the limit (64 KiB by default) is replaced
 //!   whole by `[REDACTED:oversized]` instead of being scanned partly.
 //! - **JSON stays JSON.** [`Redactor::redact_json_line`] decodes each string, redacts it and
@@ -59,6 +59,15 @@
 //! - **Look-alikes stay.** UUIDs, trace ids, git SHAs, image digests and prose such as
 //!   "password reset" or "Authorization header missing" are not redacted (tested).
 //! - **Counters, never values.** [`Redactor::counts`] says how many values each rule redacted.
+//!
+//! # Dependencies
+//!
+//! `aho-corasick` and `memchr` for the keyword prefilter; `regex` (linear time, no ReDoS) for
+//! the rules; `arc-swap` so registering a secret swaps the matcher while other threads keep
+//! redacting without a lock; `hmac` and `sha2` for the keyed hash method; `serde_json` to decode
+//! JSON strings exactly (escapes, surrogates) in `redact_json_line`; `secrecy` for the values
+//! the registry keeps (zeroized on drop). Feature `tracing` adds `tracing-subscriber` and
+//! `tracing-core`.
 //!
 //! # secrecy
 //!
