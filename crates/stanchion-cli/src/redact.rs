@@ -69,17 +69,17 @@ enum LineFormat {
 }
 
 fn rules_help() -> String {
-    let mut help = String::from("Rules (id, kind; PII rules need --pii):\n");
+    let mut help = String::from("Rules, in the order they apply:\n");
     for rule in rules() {
         let _ = writeln!(
             help,
             "  {:<34} {}{}",
             rule.id(),
-            rule.category().as_str(),
+            rule.description(),
             if rule.default_enabled() {
                 ""
             } else {
-                " [off by default]"
+                " [--pii]"
             }
         );
     }
