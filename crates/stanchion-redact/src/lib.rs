@@ -1,7 +1,7 @@
 //! One redaction engine for secrets and chosen PII in log lines, tracing output and CLI output.
 //!
 //! A [`Redactor`] finds provider tokens (AWS, GitHub, GitLab, Slack, Stripe, OpenAI,
-//! Anthropic, JWTs, PEM private keys: 70 formats in all), values next to secret-sounding keys
+//! Anthropic, JWTs, PEM private keys: 73 formats in all), values next to secret-sounding keys
 //! (`password=`, `"token":`, `*_KEY:`), `Authorization`/`Cookie`/`Set-Cookie` values, URL
 //! passwords and sensitive query parameters, opt-in PII (email, IP, Luhn-checked card numbers,
 //! IBAN), and exact values registered at runtime. [`rules()`] lists the catalogue;

@@ -162,6 +162,18 @@ pub(crate) static RULES: &[RuleDef] = &[
         r"AIza[A-Za-z0-9_\-]{35,}",
     ),
     token(
+        "google-oauth-client-secret",
+        "Google OAuth client secret (GOCSPX- + 28)",
+        &["GOCSPX-"],
+        r"GOCSPX-[A-Za-z0-9_\-]{28,}",
+    ),
+    token(
+        "terraform-cloud-token",
+        "Terraform Cloud / Enterprise API token (14 . atlasv1 . 60+)",
+        &[".atlasv1."],
+        r"(?-u:\b)[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=\-]{60,}",
+    ),
+    token(
         "digitalocean-pat",
         "DigitalOcean personal access token (dop_v1_ + 64 hex)",
         &["_v1_"],
@@ -311,6 +323,12 @@ pub(crate) static RULES: &[RuleDef] = &[
         "Postman API key (PMAK- + 24 hex - 34 hex)",
         &["PMAK-"],
         r"PMAK-[a-fA-F0-9]{24}-[a-fA-F0-9]{34}",
+    ),
+    token(
+        "figma-pat",
+        "Figma personal access token (figd_ + 40)",
+        &["figd_"],
+        r"figd_[A-Za-z0-9_\-]{40,}",
     ),
     token(
         "docker-hub-pat",
