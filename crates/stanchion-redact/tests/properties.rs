@@ -114,6 +114,16 @@ proptest! {
     }
 
     #[test]
+    fn never_panics_on_json_shaped_garbage(inner in any::<String>(), tail in line()) {
+        // Raw (unescaped) text between JSON delimiters: escapes followed by multi-byte
+        // characters, stray quotes and backslashes reach the JSON scanner.
+        let line = format!("{{\"a\":\"\\{inner}\",\"b\":[\"{tail}\"]}}");
+        for redactor in redactors() {
+            let _ = redactor.redact_json_line(&line);
+        }
+    }
+
+    #[test]
     fn idempotent(input in line()) {
         for redactor in redactors() {
             let once = redactor.redact(&input).into_owned();
