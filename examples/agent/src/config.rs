@@ -1,0 +1,298 @@
+//! The agent's configuration: listen address, tools (through the configuration service) and
+//! the redactor every loaded secret is registered with.
+
+use std::{
+    collections::BTreeMap,
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use stanchion_config::{ConfigLoader, ConfigService, LoadError, Snapshot};
+use stanchion_redact::Redactor;
+
+/// `AGENT_ADDR`: where the agent listens.
+pub const ADDR_VAR: &str = "AGENT_ADDR";
+/// The default of [`ADDR_VAR`].
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8081";
+/// `AGENT_CONFIG_DIR`: the directory holding `tools.toml` and the `.env*` files.
+pub const CONFIG_DIR_VAR: &str = "AGENT_CONFIG_DIR";
+/// The model tool's slug; the agent cannot answer without it.
+pub const MODEL_TOOL: &str = "model";
+/// The query-quota tool's slug.
+pub const QUOTA_TOOL: &str = "query-quota";
+/// Queries each user may make per minute, while the quota tool is enabled.
+pub const QUERIES_PER_MINUTE_VAR: &str = "AGENT_QUERIES_PER_MINUTE";
+
+/// The example's own `config/` directory, found from where the crate was built so that
+/// `cargo run` works from any directory of a checkout.
+pub fn default_config_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
+}
+
+/// Why a service cannot start. Messages name the setting, file and line, never a value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A listen address does not parse.
+    #[error("{var} is not a socket address such as 127.0.0.1:8081")]
+    Addr {
+        /// The variable.
+        var: &'static str,
+    },
+    /// A setting other than an address is unusable.
+    #[error("{var}: {message}")]
+    Setting {
+        /// The variable.
+        var: &'static str,
+        /// What is accepted.
+        message: String,
+    },
+    /// The configuration could not be loaded at all.
+    #[error("configuration in {}: {error}", dir.display())]
+    Config {
+        /// The configuration directory.
+        dir: PathBuf,
+        /// The loader's error.
+        #[source]
+        error: LoadError,
+    },
+    /// A tool the service cannot run without is disabled here.
+    #[error("critical tool `{tool}` is disabled in environment `{env}`: {}", reasons.join("; "))]
+    CriticalTool {
+        /// The tool's slug.
+        tool: String,
+        /// The environment.
+        env: String,
+        /// Every reason, as `KIND: message`.
+        reasons: Vec<String>,
+    },
+}
+
+/// Where a service reads its settings: the real process environment (never written), or an
+/// injected map standing in for it (tests run several services in one process, each with its
+/// own "environment").
+#[derive(Clone, Default)]
+pub struct Env(Option<Arc<BTreeMap<String, String>>>);
+
+impl fmt::Debug for Env {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // SECURITY: an injected environment may hold secrets; show its size only.
+        match &self.0 {
+            Some(map) => write!(f, "Env(injected, {} vars)", map.len()),
+            None => f.write_str("Env(process environment)"),
+        }
+    }
+}
+
+impl Env {
+    /// The real process environment.
+    pub fn process() -> Self {
+        Self(None)
+    }
+
+    /// `vars` instead of the process environment.
+    pub fn injected<I, K, V>(vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self(Some(Arc::new(
+            vars.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )))
+    }
+
+    /// The value of `name`, when set and UTF-8.
+    pub fn get(&self, name: &str) -> Option<String> {
+        match &self.0 {
+            Some(map) => map.get(name).cloned(),
+            None => std::env::var(name).ok(),
+        }
+    }
+
+    /// A configuration loader for the registry `dir/tools.toml` and the `.env*` files in
+    /// `dir`, reading these variables as its process environment and registering every
+    /// secret with `redactor`.
+    pub fn loader(&self, dir: &Path, redactor: &Redactor) -> ConfigLoader {
+        let loader = ConfigLoader::from_registry_file(dir.join("tools.toml"))
+            .with_dir(dir)
+            .with_secret_sink(redactor.clone());
+        match &self.0 {
+            Some(map) => loader.with_process_env(map.iter().map(|(k, v)| (k.clone(), v.clone()))),
+            None => loader,
+        }
+    }
+}
+
+/// Parses `var` as a socket address, with a default.
+///
+/// # Errors
+///
+/// [`StartError::Addr`] when it does not parse.
+pub fn socket_addr(vars: &Env, var: &'static str, default: &str) -> Result<SocketAddr, StartError> {
+    vars.get(var)
+        .filter(|value| !value.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned())
+        .trim()
+        .parse()
+        .map_err(|_| StartError::Addr { var })
+}
+
+/// Starts the configuration service on `dir` and refuses a snapshot where a critical tool is
+/// disabled.
+///
+/// # Errors
+///
+/// [`StartError::Config`] when a source is unusable, [`StartError::CriticalTool`] when a
+/// critical tool is disabled.
+pub fn start_config(
+    vars: &Env,
+    dir: &Path,
+    redactor: &Redactor,
+) -> Result<Arc<ConfigService>, StartError> {
+    let service =
+        ConfigService::start(vars.loader(dir, redactor)).map_err(|error| StartError::Config {
+            dir: dir.to_owned(),
+            error,
+        })?;
+    check_critical(&service.snapshot())?;
+    Ok(Arc::new(service))
+}
+
+fn check_critical(snapshot: &Snapshot) -> Result<(), StartError> {
+    match snapshot.critical_failures().next() {
+        Some(tool) => Err(StartError::CriticalTool {
+            tool: tool.slug().to_owned(),
+            env: snapshot.env().to_owned(),
+            reasons: tool.reasons().iter().map(ToString::to_string).collect(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The agent's configuration. Build it with [`from_env`](Self::from_env) (a service) or
+/// [`from_vars`](Self::from_vars) (tests: the real environment is then not read at all).
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    addr: SocketAddr,
+    config: Arc<ConfigService>,
+    redactor: Redactor,
+}
+
+impl AgentConfig {
+    /// Reads `AGENT_ADDR`, `AGENT_CONFIG_DIR` and the tools configuration (registry, `.env*`
+    /// files, process environment, secret files) from the process environment.
+    ///
+    /// # Errors
+    ///
+    /// An unusable address or configuration, or a disabled critical tool (the model).
+    pub fn from_env() -> Result<Self, StartError> {
+        Self::load(Env::process(), Redactor::new())
+    }
+
+    /// [`from_env`](Self::from_env) with `vars` standing in for the process environment.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_env`](Self::from_env).
+    pub fn from_vars<I, K, V>(vars: I) -> Result<Self, StartError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self::load(Env::injected(vars), Redactor::new())
+    }
+
+    /// Loads from `env`, registering every loaded secret with `redactor`, so a log writer
+    /// built on the same redactor masks them (a `main` installs its subscriber first, then
+    /// loads, so the configuration's own events are logged).
+    ///
+    /// # Errors
+    ///
+    /// As [`from_env`](Self::from_env).
+    pub fn load(vars: Env, redactor: Redactor) -> Result<Self, StartError> {
+        let addr = socket_addr(&vars, ADDR_VAR, DEFAULT_ADDR)?;
+        let dir = vars
+            .get(CONFIG_DIR_VAR)
+            .filter(|dir| !dir.is_empty())
+            .map_or_else(default_config_dir, PathBuf::from);
+        let config = start_config(&vars, &dir, &redactor)?;
+        Ok(Self {
+            addr,
+            config,
+            redactor,
+        })
+    }
+
+    /// Listen on `addr` instead (`127.0.0.1:0` for a free loopback port).
+    #[must_use]
+    pub fn with_addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// Where [`crate::spawn_on_thread`] and the binary listen.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The configuration service.
+    pub fn config(&self) -> &Arc<ConfigService> {
+        &self.config
+    }
+
+    /// The redactor every secret of the configuration is registered with (a clone sharing
+    /// the registrations); the agent's log writer must use it.
+    pub fn redactor(&self) -> Redactor {
+        self.redactor.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_configuration_enables_the_model_and_registers_its_key() {
+        let config = AgentConfig::from_vars([("AGENT_ADDR", "127.0.0.1:0")]).expect("starts");
+        let snapshot = config.config().snapshot();
+        assert!(snapshot.is_enabled(MODEL_TOOL));
+        assert!(snapshot.is_enabled(QUOTA_TOOL));
+        let line = "key=dev-only-local-model-key-not-a-secret";
+        assert!(
+            !config
+                .redactor()
+                .redact(line)
+                .contains("dev-only-local-model")
+        );
+    }
+
+    #[test]
+    fn a_missing_model_key_stops_the_start_with_every_reason() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::copy(
+            default_config_dir().join("tools.toml"),
+            dir.path().join("tools.toml"),
+        )
+        .expect("copy registry");
+        let dir_str = dir.path().to_str().expect("utf-8 temp path").to_owned();
+        let error = AgentConfig::from_vars([(CONFIG_DIR_VAR, dir_str)]).expect_err("refused");
+        let message = error.to_string();
+        assert!(message.contains("critical tool `model`"), "{message}");
+        assert!(message.contains("MODEL_API_KEY") && message.contains("MODEL_PROVIDER"));
+    }
+
+    #[test]
+    fn a_bad_address_is_named() {
+        let error = AgentConfig::from_vars([(ADDR_VAR, "localhost")]).expect_err("refused");
+        assert_eq!(
+            error.to_string(),
+            "AGENT_ADDR is not a socket address such as 127.0.0.1:8081"
+        );
+    }
+}

@@ -1,0 +1,89 @@
+//! The example agent: a deterministic local "model" behind `POST /v1/chat`, built with
+//! Stanchion, called by the example backend.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use example_agent::{AgentConfig, LocalModel, spawn_on_thread};
+//!
+//! // The shipped configuration (examples/agent/config) with a free loopback port.
+//! let config = AgentConfig::from_vars([("AGENT_ADDR", "127.0.0.1:0")])?;
+//! assert!(config.config().snapshot().is_enabled("model"));
+//! let agent = spawn_on_thread(config, std::io::sink)?;
+//! assert!(agent.addr().port() != 0);
+//! agent.shutdown()?;
+//!
+//! // The same prompt always gets the same answer.
+//! let model = LocalModel::new();
+//! assert_eq!(model.answer("easy run?"), model.answer("easy run?"));
+//! # Ok(()) }
+//! ```
+//!
+//! # Interface (other programs drive the agent through it)
+//!
+//! - `POST /v1/chat` with `{"prompt": string}` (JSON, at most 1 MiB, prompt not blank and at
+//!   most 4000 characters) answers `{"answer": string, "requestId": string}`. No bearer token:
+//!   the agent trusts the backend hop, including its `x-request-id`
+//!   ([`TrustPolicy::AlwaysAccept`](stanchion_request_id::TrustPolicy)) and `x-user-id`, which
+//!   keys the per-user query quota.
+//! - `GET /livez`, `GET /readyz` (`application/health+json`).
+//! - Errors are Stanchion envelopes; the agent's own codes are [`SHARED_CODES`]:
+//!   `SUBSCRIPTION_QUERY_LIMIT` (429, `Retry-After`) when a user exceeds
+//!   `AGENT_QUERIES_PER_MINUTE` (default 60), which the backend forwards as is.
+//! - Environment: `AGENT_ADDR` (default `127.0.0.1:8081`), `AGENT_CONFIG_DIR` (default this
+//!   crate's `config/`), `APP_ENV`, `RUST_LOG`, and the variables of `config/tools.toml`.
+//!
+//! # Behaviour
+//!
+//! - **No start without a model.** The `model` tool is critical: when it is disabled,
+//!   [`AgentConfig::from_env`] fails with every reason.
+//! - **The model key never reaches a log.** Every secret the configuration loads is
+//!   registered with the agent's redactor, which filters every log line.
+//! - **Deterministic answers.** [`LocalModel`] uses no network and no randomness.
+//! - **One thread per service.** [`spawn_on_thread`] runs the agent on its own thread with a
+//!   current-thread runtime and its own thread-default subscriber, so a backend (or a test)
+//!   can host it in-process while each service's logs stay apart.
+
+mod app;
+pub mod codes;
+mod config;
+mod model;
+pub mod runner;
+pub mod telemetry;
+
+use std::io;
+
+use tracing_subscriber::fmt::MakeWriter;
+
+#[doc(inline)]
+pub use crate::{
+    app::{ChatRequest, ChatResponse, USER_ID_HEADER, app, serve},
+    codes::{
+        MODEL_PROVIDER_CONNECT_FAILED, SHARED_CODES, SUBSCRIPTION_PLAN_LIMIT,
+        SUBSCRIPTION_QUERY_LIMIT, shared_taxonomy,
+    },
+    config::{
+        ADDR_VAR, AgentConfig, CONFIG_DIR_VAR, DEFAULT_ADDR, Env, MODEL_TOOL,
+        QUERIES_PER_MINUTE_VAR, QUOTA_TOOL, StartError, default_config_dir, socket_addr,
+        start_config,
+    },
+    model::{LocalModel, MAX_PROMPT_CHARS, QueryQuota, validate_prompt},
+    runner::{ServiceThread, Shutdown},
+};
+
+/// Runs the agent on its own thread (see [`runner`]), listening on
+/// [`AgentConfig::addr`], logging JSON lines to `log_writer` (e.g. `std::io::stdout`, or a
+/// test's capture buffer), redacted by the configuration's redactor.
+///
+/// # Errors
+///
+/// When the address cannot be bound or the thread cannot be spawned.
+pub fn spawn_on_thread<W>(config: AgentConfig, log_writer: W) -> io::Result<ServiceThread>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let listener = std::net::TcpListener::bind(config.addr())?;
+    let subscriber = telemetry::json_subscriber(config.redactor(), log_writer);
+    ServiceThread::spawn("agent", listener, subscriber, move |listener, shutdown| {
+        serve(listener, config, shutdown)
+    })
+}

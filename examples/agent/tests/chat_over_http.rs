@@ -1,0 +1,193 @@
+//! The agent's public interface over real HTTP on loopback: the agent runs on its own thread
+//! (as the backend and the end-to-end tests run it), with its log lines captured.
+
+use bytes::Bytes;
+use example_agent::{AgentConfig, ServiceThread, spawn_on_thread};
+use http_body_util::{BodyExt, Full};
+use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+use stanchion_test_support::CapturedLogs;
+
+struct Reply {
+    status: u16,
+    headers: http::HeaderMap,
+    body: serde_json::Value,
+}
+
+fn start(vars: &[(&str, &str)]) -> (ServiceThread, CapturedLogs) {
+    let mut all = vec![("AGENT_ADDR", "127.0.0.1:0")];
+    all.extend_from_slice(vars);
+    let config = AgentConfig::from_vars(all).expect("agent config");
+    let logs = CapturedLogs::new();
+    let agent = spawn_on_thread(config, logs.clone()).expect("agent thread");
+    (agent, logs)
+}
+
+async fn send(agent: &ServiceThread, request: http::Request<Full<Bytes>>) -> Reply {
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let (parts, body) = request.into_parts();
+    let uri = format!("{}{}", agent.base_url(), parts.uri);
+    let mut request = http::Request::from_parts(parts, body);
+    *request.uri_mut() = uri.parse().expect("uri");
+    let response = client.request(request).await.expect("agent answers");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let body = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes).expect("JSON body")
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn chat() -> http::request::Builder {
+    http::Request::post("/v1/chat").header("content-type", "application/json")
+}
+
+fn body(json: serde_json::Value) -> Full<Bytes> {
+    Full::new(Bytes::from(json.to_string()))
+}
+
+#[tokio::test]
+async fn chat_answers_under_the_propagated_request_id() {
+    let (agent, logs) = start(&[]);
+    let request = chat()
+        .header("x-request-id", "backend-req-42")
+        .body(body(
+            serde_json::json!({"prompt": "How do I pace a 10k run?"}),
+        ))
+        .expect("request");
+    let reply = send(&agent, request).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(
+        reply.body["answer"]
+            .as_str()
+            .expect("answer")
+            .starts_with("Keep most runs easy")
+    );
+    assert_eq!(reply.body["requestId"], "backend-req-42");
+    assert_eq!(reply.headers["x-request-id"], "backend-req-42");
+    agent.shutdown().expect("clean stop");
+
+    let lines = logs.json_lines();
+    let answered = lines
+        .iter()
+        .find(|line| line["message"] == "chat answered")
+        .expect("a chat event");
+    assert_eq!(answered["span"]["request_id"], "backend-req-42");
+    let all = logs.contents();
+    assert!(
+        !all.contains("dev-only-local-model-key"),
+        "the model key leaked"
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_are_envelopes_with_the_request_id() {
+    let (agent, _logs) = start(&[]);
+    let cases = [
+        (
+            chat()
+                .body(body(serde_json::json!({"prompt": "   "})))
+                .expect("request"),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            chat()
+                .body(body(serde_json::json!({"question": "hi"})))
+                .expect("request"),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            http::Request::post("/v1/chat")
+                .header("content-type", "text/plain")
+                .body(Full::new(Bytes::from_static(b"hi")))
+                .expect("request"),
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
+        (
+            chat()
+                .body(Full::new(Bytes::from(vec![b'x'; 1024 * 1024 + 1])))
+                .expect("request"),
+            413,
+            "PAYLOAD_TOO_LARGE",
+        ),
+        (
+            http::Request::get("/v1/chat")
+                .body(Full::new(Bytes::new()))
+                .expect("request"),
+            405,
+            "METHOD_NOT_ALLOWED",
+        ),
+        (
+            http::Request::get("/v2/nothing")
+                .body(Full::new(Bytes::new()))
+                .expect("request"),
+            404,
+            "NOT_FOUND",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let what = format!("{} {}", request.method(), request.uri());
+        let reply = send(&agent, request).await;
+        assert_eq!(reply.status, status, "{what}: {}", reply.body);
+        assert_eq!(reply.body["error"]["code"], code, "{what}");
+        assert_eq!(reply.body["error"]["statusCode"], status, "{what}");
+        assert_eq!(
+            reply.body["error"]["requestId"],
+            reply.headers["x-request-id"].to_str().expect("ASCII"),
+            "{what}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_query_quota_answers_a_forwardable_429_per_user() {
+    let (agent, _logs) = start(&[("AGENT_QUERIES_PER_MINUTE", "1")]);
+    let ask = |user: &'static str| {
+        chat()
+            .header("x-user-id", user)
+            .body(body(serde_json::json!({"prompt": "rest day?"})))
+            .expect("request")
+    };
+    assert_eq!(send(&agent, ask("ana")).await.status, 200);
+    let limited = send(&agent, ask("ana")).await;
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.body["error"]["code"], "SUBSCRIPTION_QUERY_LIMIT");
+    let retry_after: u64 = limited.headers["retry-after"]
+        .to_str()
+        .expect("ASCII")
+        .parse()
+        .expect("seconds");
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_eq!(send(&agent, ask("bo")).await.status, 200);
+}
+
+#[tokio::test]
+async fn health_endpoints_speak_health_json() {
+    let (agent, _logs) = start(&[]);
+    for path in ["/livez", "/readyz"] {
+        let reply = send(
+            &agent,
+            http::Request::get(path)
+                .body(Full::new(Bytes::new()))
+                .expect("request"),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{path}");
+        assert_eq!(reply.headers["content-type"], "application/health+json");
+        assert_eq!(reply.body["status"], "pass", "{path}");
+    }
+}
