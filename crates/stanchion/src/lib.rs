@@ -1,7 +1,126 @@
-//! The Stanchion facade: one call that composes the production layer stack (request ID, span,
-//! error guard, panic catcher, timeout and body limit), telemetry initialisation, health
-//! endpoints and metrics.
+//! The Stanchion facade: the production layer stack in one call, telemetry (redacted JSON
+//! logs with `service` and `requestId`), Prometheus metrics and health endpoints.
 //!
-//! **Status: skeleton.** Nothing is exported yet; the facade is built once the four crates it
-//! composes have landed. Use the crates directly until then: `stanchion-errors`,
-//! `stanchion-request-id`, `stanchion-redact` and `stanchion-config`.
+//! # Example
+//!
+//! ```
+//! use stanchion::{Stack, Telemetry};
+//! use tower::{ServiceBuilder, ServiceExt as _, service_fn};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let logs = stanchion_test_support::CapturedLogs::new();
+//! let _guard = tracing::subscriber::set_default(Telemetry::new("backend").build(logs.clone()));
+//!
+//! let service = ServiceBuilder::new()
+//!     .layer(Stack::new())
+//!     // The body limit hands the service a `Limited` body.
+//!     .service(service_fn(|_request: http::Request<tower_http::body::Limited<String>>| async move {
+//!         tracing::info!("handling");
+//!         Ok::<_, std::convert::Infallible>(
+//!             http::Response::builder().status(404).body(String::new()).unwrap(),
+//!         )
+//!     }));
+//! let response = service.oneshot(http::Request::new(String::new())).await.unwrap();
+//!
+//! // The guard made the 404 an envelope carrying the request ID of the response header ...
+//! let id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+//! assert_eq!(response.headers()["content-type"], "application/json");
+//! // ... and every log line of the request carries the same ID at the top level.
+//! let lines = logs.json_lines();
+//! assert!(lines.iter().all(|line| line["requestId"] == id.as_str()));
+//! let access = lines.iter().find(|l| l["target"] == "stanchion::access").unwrap();
+//! assert_eq!(access["status"], 404);
+//! assert_eq!(access["errorCode"], "NOT_FOUND");
+//! # });
+//! ```
+//!
+//! A service writes about ten lines: `Telemetry::from_env(name).with_redactor(r).init()`,
+//! `Metrics::install_global()`, its routes, `.merge(health.routes())`,
+//! `.merge(metrics.route())`, `.layer(Stack::new())`. The guide is `docs/observability.md`.
+//!
+//! # The pieces
+//!
+//! - [`Stack`]: request ID → access log → guard → catch-panic → timeout → body limit, as one
+//!   tower layer with `with_*` overrides. Each piece stays usable alone.
+//! - [`AccessLogLayer`]: one event per request (target [`ACCESS_TARGET`], message
+//!   `request completed`) with `method`, `route` (the matched template, never the raw path),
+//!   `status`, `latencyMs`, `errorCode` when not 2xx, `userId` once [`set_user_id`] was called;
+//!   and the request metrics.
+//! - [`Telemetry`]: the subscriber: JSON lines `{"timestamp","level","target","service",
+//!   "requestId","message", <fields>}` (or [`LogFormat::Pretty`]), redacted by a
+//!   [`redact::Redactor`], filtered in `RUST_LOG` syntax.
+//! - [`Metrics`]: a Prometheus recorder for the `metrics` facade (global, or per thread for a
+//!   service on its own runtime), with the names in [`metrics`];
+//!   [`record_tools`] for the configuration.
+//! - [`Health`]: liveness and readiness checks rendered as `application/health+json`.
+//! - The four crates, re-exported: [`errors`], [`request_id`], [`redact`], [`config`].
+//!
+//! # Feature flags
+//!
+//! | Name | Description | Default |
+//! |---|---|---|
+//! | `axum` | the matched route (`MatchedPath`) in the access log and metrics; [`Health::routes`] and [`Metrics::route`] routers; the axum integrations of `stanchion-errors` and `stanchion-request-id` | no |
+//!
+//! Without `axum` the stack works on any tower HTTP service, and `route` is `unmatched`.
+//!
+//! # Behaviour
+//!
+//! - **Every error is an envelope with the response's request ID.** Panics become
+//!   `INTERNAL_ERROR`, slow handlers `REQUEST_TIMEOUT`, oversize bodies `PAYLOAD_TOO_LARGE`,
+//!   each with `requestId` equal to the `x-request-id` header.
+//! - **One request, one ID in every line.** Events emitted while a request is handled carry a
+//!   top-level `requestId` (the request-ID layer's task-local, else the nearest span's
+//!   `request_id`); events outside a request have none.
+//! - **No secret reaches a line.** Every line passes the redactor after formatting
+//!   (`RedactingMakeWriter`), message and fields alike, and stays valid JSON. Register the
+//!   configuration service's secrets with the same redactor.
+//! - **Bounded labels.** Metrics are labelled by route template, standard method (others are
+//!   `_OTHER`), status class and taxonomy code; never by raw path, user or request ID.
+//! - **Liveness checks nothing.** `/livez` passes while the process serves; dependencies are
+//!   readiness checks (`/readyz`, 503 on `fail`).
+//!
+//! # Dependencies
+//!
+//! tower-http supplies the panic catcher, timeout and body limit; `tracing-subscriber` the
+//! subscriber (with a custom `FormatEvent` for the line shape); `metrics-exporter-prometheus`
+//! (recorder only, no listener) the exposition format; `futures-util` runs health checks
+//! concurrently.
+
+mod access_log;
+#[cfg(feature = "axum")]
+mod axum;
+pub mod health;
+pub mod metrics;
+mod stack;
+mod telemetry;
+
+#[doc(inline)]
+pub use crate::{
+    access_log::{
+        ACCESS_TARGET, AccessLog, AccessLogLayer, ResponseFuture, UNMATCHED_ROUTE, set_user_id,
+    },
+    health::{CheckResult, Health, HealthReport},
+    metrics::{Metrics, MetricsError, record_tools},
+    stack::{
+        DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, PANIC_TARGET, PanicResponse, Stack, StackService,
+    },
+    telemetry::{
+        DEFAULT_FILTER, LogFormat, ParseLogFormatError, RESERVED_KEYS, Telemetry, TelemetryError,
+    },
+};
+
+#[cfg(feature = "axum")]
+#[doc(inline)]
+pub use crate::axum::PROMETHEUS_TEXT;
+
+/// The error taxonomy, the envelope and the guard layer (`stanchion-errors`).
+pub use stanchion_errors as errors;
+
+/// Request IDs: the server layer, propagation to the next hop (`stanchion-request-id`).
+pub use stanchion_request_id as request_id;
+
+/// The redaction engine and its tracing integration (`stanchion-redact`).
+pub use stanchion_redact as redact;
+
+/// The tool configuration service (`stanchion-config`).
+pub use stanchion_config as config;

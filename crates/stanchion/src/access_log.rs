@@ -1,0 +1,300 @@
+//! The access log: one event and one set of metric samples per request.
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::{Arc, Mutex, PoisonError},
+    task::{Context, Poll, ready},
+    time::Instant,
+};
+
+use http::{Extensions, Method, Request, Response};
+use pin_project_lite::pin_project;
+use stanchion_errors::RenderedError;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::metrics::{
+    HTTP_ERRORS_TOTAL, HTTP_REQUEST_DURATION_SECONDS, HTTP_REQUESTS_TOTAL, method_label,
+    status_class,
+};
+
+/// The tracing target of the access log event.
+pub const ACCESS_TARGET: &str = "stanchion::access";
+
+/// The `route` value of a request no route matched (never the raw path: it is unbounded and
+/// attacker-chosen).
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Wraps a service in an [`AccessLog`].
+///
+/// Place it inside the request-ID layer (so its event carries `requestId`) and outside the
+/// guard (so it sees the final status and the code of the envelope). [`crate::Stack`] does.
+#[derive(Clone, Debug, Default)]
+#[must_use]
+pub struct AccessLogLayer {
+    _private: (),
+}
+
+impl AccessLogLayer {
+    /// The access log layer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<S> Layer<S> for AccessLogLayer {
+    type Service = AccessLog<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AccessLog { inner }
+    }
+}
+
+/// The access log service; see [`AccessLogLayer`].
+#[derive(Clone, Debug)]
+pub struct AccessLog<S> {
+    inner: S,
+}
+
+impl<S> AccessLog<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> Self {
+        Self { inner }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+/// The slot an authentication extractor fills through [`set_user_id`]; shared between the
+/// request's extensions and the access log's future.
+#[derive(Clone, Default)]
+struct UserIdSlot(Arc<Mutex<Option<Box<str>>>>);
+
+impl UserIdSlot {
+    fn take(&self) -> Option<Box<str>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+/// Records the authenticated user of the current request, so its access log event carries
+/// `userId`.
+///
+/// An authentication extractor (or middleware) calls it with the request's extensions once it
+/// has verified the caller. Without an [`AccessLogLayer`] outside, it does nothing. The last
+/// call wins.
+///
+/// SECURITY: the value is logged as given; pass a stable, non-secret identifier (the token's
+/// `sub`), never the token.
+pub fn set_user_id(extensions: &Extensions, user_id: impl Into<String>) {
+    if let Some(slot) = extensions.get::<UserIdSlot>() {
+        *slot.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(user_id.into().into());
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AccessLog<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        // PERF: one allocation per request for the user slot; the method and the route are
+        // reference-counted or static.
+        let user = UserIdSlot::default();
+        request.extensions_mut().insert(user.clone());
+        let facts = Facts {
+            start: Instant::now(),
+            method: request.method().clone(),
+            route: matched_route(&request),
+            user,
+        };
+        ResponseFuture {
+            inner: self.inner.call(request),
+            facts: Some(facts),
+        }
+    }
+}
+
+/// The route template the router matched, shared (an `Arc<str>` inside axum), or none.
+#[derive(Clone)]
+enum Route {
+    Unmatched,
+    #[cfg(feature = "axum")]
+    Matched(axum::extract::MatchedPath),
+}
+
+impl Route {
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Unmatched => UNMATCHED_ROUTE,
+            #[cfg(feature = "axum")]
+            Self::Matched(path) => path.as_str(),
+        }
+    }
+}
+
+fn matched_route<B>(request: &Request<B>) -> Route {
+    #[cfg(feature = "axum")]
+    if let Some(path) = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .cloned()
+    {
+        return Route::Matched(path);
+    }
+    let _ = request;
+    Route::Unmatched
+}
+
+struct Facts {
+    start: Instant,
+    method: Method,
+    route: Route,
+    user: UserIdSlot,
+}
+
+pin_project! {
+    /// The response future of [`AccessLog`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        facts: Option<Facts>,
+    }
+}
+
+impl<F: fmt::Debug> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
+        if let Some(facts) = this.facts.take() {
+            match &result {
+                Ok(response) => record(&facts, response),
+                // An `Err` has no status; axum's services are infallible, so this is a
+                // non-axum stack whose server will drop the connection.
+                Err(_) => record_failure(&facts),
+            }
+        }
+        Poll::Ready(result)
+    }
+}
+
+fn record<B>(facts: &Facts, response: &Response<B>) {
+    let elapsed = facts.start.elapsed();
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    let status = response.status();
+    let rendered = response.extensions().get::<RenderedError>();
+    let error_code = (!status.is_success())
+        .then(|| rendered.map(|r| r.code().name()))
+        .flatten();
+    let cause = rendered
+        .and_then(RenderedError::cause)
+        .map(|cause| tracing::field::display(ErrorChain(cause)));
+    let user_id = facts.user.take();
+    let route = facts.route.as_str();
+    let method = facts.method.as_str();
+    if status.is_server_error() {
+        tracing::warn!(
+            target: ACCESS_TARGET,
+            method,
+            route,
+            status = status.as_u16(),
+            latencyMs = latency_ms,
+            errorCode = error_code,
+            errorCause = cause,
+            userId = user_id.as_deref(),
+            "request completed"
+        );
+    } else {
+        tracing::info!(
+            target: ACCESS_TARGET,
+            method,
+            route,
+            status = status.as_u16(),
+            latencyMs = latency_ms,
+            errorCode = error_code,
+            errorCause = cause,
+            userId = user_id.as_deref(),
+            "request completed"
+        );
+    }
+
+    let labels = [
+        ("route", route.to_owned()),
+        ("method", method_label(&facts.method).to_owned()),
+        ("status_class", status_class(status.as_u16()).to_owned()),
+    ];
+    metrics::counter!(HTTP_REQUESTS_TOTAL, &labels).increment(1);
+    metrics::histogram!(HTTP_REQUEST_DURATION_SECONDS, &labels).record(elapsed.as_secs_f64());
+    if let Some(code) = error_code {
+        metrics::counter!(HTTP_ERRORS_TOTAL, "code" => code).increment(1);
+    }
+}
+
+fn record_failure(facts: &Facts) {
+    let elapsed = facts.start.elapsed();
+    let route = facts.route.as_str();
+    tracing::warn!(
+        target: ACCESS_TARGET,
+        method = facts.method.as_str(),
+        route,
+        latencyMs = elapsed.as_secs_f64() * 1000.0,
+        userId = facts.user.take().as_deref(),
+        "request failed without a response"
+    );
+    let labels = [
+        ("route", route.to_owned()),
+        ("method", method_label(&facts.method).to_owned()),
+        ("status_class", "error".to_owned()),
+    ];
+    metrics::counter!(HTTP_REQUESTS_TOTAL, &labels).increment(1);
+    metrics::histogram!(HTTP_REQUEST_DURATION_SECONDS, &labels).record(elapsed.as_secs_f64());
+}
+
+/// Displays an error and its sources, `outer: inner: innermost`.
+struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(error) = source {
+            write!(f, ": {error}")?;
+            source = error.source();
+        }
+        Ok(())
+    }
+}

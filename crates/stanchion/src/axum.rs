@@ -1,0 +1,70 @@
+//! Routers for health and metrics (feature `axum`).
+
+use axum::{
+    Router,
+    body::Body,
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use http::{HeaderValue, header};
+
+use crate::{Health, HealthReport, Metrics};
+
+/// The content type of `/metrics`: the Prometheus text format, version 0.0.4.
+pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4";
+
+impl Health {
+    /// A router serving `GET /livez` (liveness), `GET /readyz` (readiness) and `GET /health`
+    /// (the same as `/readyz`). Merge it into the service's router before adding the
+    /// [`crate::Stack`], so probes get request IDs and access logs too.
+    pub fn routes(self) -> Router {
+        let live = self.clone();
+        let ready = self.clone();
+        let health = self;
+        Router::new()
+            .route("/livez", get(move || async move { live.liveness() }))
+            .route(
+                "/readyz",
+                get(move || {
+                    let ready = ready.clone();
+                    async move { ready.readiness().await }
+                }),
+            )
+            .route(
+                "/health",
+                get(move || {
+                    let health = health.clone();
+                    async move { health.readiness().await }
+                }),
+            )
+    }
+}
+
+impl IntoResponse for HealthReport {
+    fn into_response(self) -> Response {
+        self.to_response().map(Body::from)
+    }
+}
+
+impl Metrics {
+    /// A router serving `GET /metrics` in the Prometheus text format.
+    ///
+    /// SECURITY: metric labels are bounded and carry no secret, but the endpoint reveals
+    /// routes and error rates; expose it on an internal listener or behind the edge.
+    pub fn route(self) -> Router {
+        Router::new().route(
+            "/metrics",
+            get(move || {
+                let metrics = self.clone();
+                async move {
+                    let mut response = Response::new(Body::from(metrics.render()));
+                    response.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static(PROMETHEUS_TEXT),
+                    );
+                    response
+                }
+            }),
+        )
+    }
+}

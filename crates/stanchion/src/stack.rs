@@ -1,0 +1,170 @@
+//! The composed layer stack.
+
+use std::{any::Any, time::Duration};
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use http_body_util::Full;
+use stanchion_errors::{ApiError, Guard, GuardLayer, GuardMode, codes};
+use stanchion_request_id::{RequestId, RequestIdLayer, RequestIdService};
+use tower_http::{
+    catch_panic::{CatchPanic, CatchPanicLayer, ResponseForPanic},
+    limit::{RequestBodyLimit, RequestBodyLimitLayer},
+    timeout::{Timeout, TimeoutLayer},
+};
+use tower_layer::Layer;
+
+use crate::access_log::{AccessLog, AccessLogLayer};
+
+/// The tracing target of the event logged when a handler panics.
+pub const PANIC_TARGET: &str = "stanchion::panic";
+
+/// The default request timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default request body limit (1 MiB).
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// The production layer stack as one tower [`Layer`], outermost first:
+///
+/// 1. [`RequestIdLayer`]: validates or generates the ID, opens the `request` span, echoes the
+///    header on every response;
+/// 2. [`AccessLogLayer`]: one event and the request metrics per request;
+/// 3. [`GuardLayer`]: every 4xx/5xx below leaves as an envelope carrying the request ID;
+/// 4. tower-http's `CatchPanicLayer`: a panic becomes an `INTERNAL_ERROR` envelope (the panic
+///    message goes to the log, target [`PANIC_TARGET`], never to the body);
+/// 5. tower-http's `TimeoutLayer`: a handler slower than the timeout is answered with 408,
+///    which the guard turns into `REQUEST_TIMEOUT`;
+/// 6. tower-http's `RequestBodyLimitLayer`: a body over the limit is answered with 413,
+///    which the guard turns into `PAYLOAD_TOO_LARGE`.
+///
+/// On an axum router, add it with `Router::layer`, so it runs after routing and the access
+/// log sees the matched route (`router.layer(Stack::new())`).
+///
+/// ```
+/// use std::time::Duration;
+/// use stanchion::{Stack, errors::GuardMode};
+///
+/// let stack = Stack::new()
+///     .with_timeout(Duration::from_secs(10))
+///     .with_body_limit(64 * 1024)
+///     .with_guard_mode(GuardMode::Audit);
+/// assert_eq!(stack.timeout(), Duration::from_secs(10));
+/// assert_eq!(stack.body_limit(), 64 * 1024);
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct Stack {
+    request_id: RequestIdLayer,
+    guard_mode: GuardMode,
+    timeout: Duration,
+    body_limit: usize,
+}
+
+impl Stack {
+    /// The stack with its defaults: request IDs accepted when valid, the guard enforcing,
+    /// a 30 s timeout and a 1 MiB body limit.
+    pub fn new() -> Self {
+        Self {
+            request_id: RequestIdLayer::new(),
+            guard_mode: GuardMode::Enforce,
+            timeout: DEFAULT_TIMEOUT,
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+
+    /// Replaces the request-ID layer (a trust policy, another header, v7 IDs ...).
+    pub fn with_request_id(mut self, layer: RequestIdLayer) -> Self {
+        self.request_id = layer;
+        self
+    }
+
+    /// Sets the guard's mode (`enforce`, `audit` or `off`).
+    pub fn with_guard_mode(mut self, mode: GuardMode) -> Self {
+        self.guard_mode = mode;
+        self
+    }
+
+    /// Sets the time a request may take until its response head.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the largest request body accepted, in bytes.
+    pub fn with_body_limit(mut self, limit: usize) -> Self {
+        self.body_limit = limit;
+        self
+    }
+
+    /// The guard's mode.
+    pub fn guard_mode(&self) -> GuardMode {
+        self.guard_mode
+    }
+
+    /// The request timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The body limit, in bytes.
+    pub fn body_limit(&self) -> usize {
+        self.body_limit
+    }
+}
+
+impl Default for Stack {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The service [`Stack`] wraps around `S`.
+pub type StackService<S> =
+    RequestIdService<AccessLog<Guard<CatchPanic<Timeout<RequestBodyLimit<S>>, PanicResponse>>>>;
+
+impl<S> Layer<S> for Stack {
+    type Service = StackService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        let inner = RequestBodyLimitLayer::new(self.body_limit).layer(inner);
+        let inner =
+            TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, self.timeout).layer(inner);
+        let inner = CatchPanicLayer::custom(PanicResponse::default()).layer(inner);
+        // The guard reads the ID from the request-ID layer's extension, whatever its header.
+        let inner = GuardLayer::new().with_mode(self.guard_mode).layer(inner);
+        let inner = AccessLogLayer::new().layer(inner);
+        self.request_id.layer(inner)
+    }
+}
+
+/// Answers a panic with an `INTERNAL_ERROR` envelope and logs the panic message at ERROR
+/// (target [`PANIC_TARGET`]).
+///
+/// The envelope carries the current request ID; the panic message stays in the log, where the
+/// redacting writer removes any secret in it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PanicResponse {
+    _private: (),
+}
+
+impl ResponseForPanic for PanicResponse {
+    type ResponseBody = Full<Bytes>;
+
+    fn response_for_panic(
+        &mut self,
+        panic: Box<dyn Any + Send + 'static>,
+    ) -> Response<Full<Bytes>> {
+        let message = panic
+            .downcast_ref::<&'static str>()
+            .copied()
+            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(a panic payload that is not a string)");
+        tracing::error!(target: PANIC_TARGET, panic = message, "request handler panicked");
+        let mut error = ApiError::new(codes::INTERNAL_ERROR);
+        if let Some(id) = RequestId::current() {
+            error = error.with_request_id(id.as_str().to_owned());
+        }
+        error.to_response().map(Full::new)
+    }
+}
