@@ -4,6 +4,8 @@ use std::{collections::BTreeMap, fmt, future::Future, pin::Pin, sync::Arc, time:
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
+use stanchion_errors::{ApiError, RenderedError, codes};
+use stanchion_request_id::RequestId;
 
 /// The media type of health reports (draft-inadarei-api-health-check).
 pub const APPLICATION_HEALTH_JSON: &str = "application/health+json";
@@ -264,6 +266,12 @@ impl HealthReport {
 
     /// The HTTP response: [`HealthReport::http_status`], `application/health+json`, and
     /// `Cache-Control: no-store` (a cached readiness answer is a wrong one).
+    ///
+    /// A `fail` report (503) carries, in its extensions, the [`RenderedError`] of
+    /// `SERVICE_UNAVAILABLE` with the current request ID: the guard layer then passes the
+    /// report through instead of replacing it with an envelope (a probe needs the checks),
+    /// and the access log records the code. A client that asks for
+    /// `application/problem+json` gets the problem document instead.
     #[must_use]
     pub fn to_response(&self) -> Response<Bytes> {
         let mut response = Response::new(self.to_json());
@@ -274,6 +282,19 @@ impl HealthReport {
             HeaderValue::from_static(APPLICATION_HEALTH_JSON),
         );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.status == Status::Fail {
+            let mut error = ApiError::new(codes::SERVICE_UNAVAILABLE);
+            if let Some(id) = RequestId::current() {
+                error = error.with_request_id(id.as_str().to_owned());
+            }
+            if let Some(rendered) = error
+                .to_response()
+                .extensions_mut()
+                .remove::<RenderedError>()
+            {
+                response.extensions_mut().insert(rendered);
+            }
+        }
         response
     }
 }

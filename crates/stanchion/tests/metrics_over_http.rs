@@ -1,0 +1,114 @@
+//! `/metrics` of a service running the full stack, scraped over real HTTP.
+
+mod common;
+
+use axum::{Router, extract::Path, routing::get};
+use common::{get as http_get, parse_prometheus, serve};
+use stanchion::{Metrics, Stack};
+
+async fn panicking() -> &'static str {
+    panic!("handler bug");
+}
+
+fn app(metrics: Metrics) -> Router {
+    Router::new()
+        .route(
+            "/users/{id}",
+            get(|Path(id): Path<u32>| async move { id.to_string() }),
+        )
+        .route("/panic", get(panicking))
+        .merge(metrics.route())
+        .layer(Stack::new())
+}
+
+#[tokio::test]
+async fn metrics_parse_as_prometheus_text_with_bounded_labels_and_a_2_5_s_bucket() {
+    let metrics = Metrics::for_current_thread();
+    let addr = serve(app(metrics)).await;
+    for path in [
+        "/users/1",
+        "/users/2",
+        "/users/3",
+        "/no/such/raw/path",
+        "/panic",
+    ] {
+        http_get(addr, path).await;
+    }
+    let reply = http_get(addr, "/metrics").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), "text/plain; version=0.0.4");
+    let text = reply.text();
+    let (samples, types) = parse_prometheus(&text);
+
+    let requests = |route: &str, status_class: &str| {
+        samples
+            .iter()
+            .find(|s| {
+                s.name == "http_server_requests_total"
+                    && s.label("route") == Some(route)
+                    && s.label("method") == Some("GET")
+                    && s.label("status_class") == Some(status_class)
+            })
+            .map(|s| s.value)
+    };
+    assert_eq!(requests("/users/{id}", "2xx"), Some(3.0), "{text}");
+    assert_eq!(requests("unmatched", "4xx"), Some(1.0), "{text}");
+    assert_eq!(requests("/panic", "5xx"), Some(1.0), "{text}");
+
+    // Bounded labels: no raw path, no request ID, only the documented label names.
+    for sample in samples
+        .iter()
+        .filter(|s| s.name.starts_with("http_server_"))
+    {
+        for (key, value) in &sample.labels {
+            assert!(
+                ["route", "method", "status_class", "code", "le"].contains(&key.as_str()),
+                "unexpected label {key} in {sample:?}"
+            );
+            assert!(
+                !value.contains("/users/1") && !value.contains("raw"),
+                "{sample:?}"
+            );
+        }
+    }
+
+    let errors = |code: &str| {
+        samples
+            .iter()
+            .find(|s| s.name == "http_server_errors_total" && s.label("code") == Some(code))
+            .map(|s| s.value)
+    };
+    assert_eq!(errors("NOT_FOUND"), Some(1.0), "{text}");
+    assert_eq!(errors("INTERNAL_ERROR"), Some(1.0), "{text}");
+
+    assert!(
+        types.contains(&(
+            "http_server_request_duration_seconds".into(),
+            "histogram".into()
+        )),
+        "{text}"
+    );
+    let les: Vec<&str> = samples
+        .iter()
+        .filter(|s| {
+            s.name == "http_server_request_duration_seconds_bucket"
+                && s.label("route") == Some("/users/{id}")
+        })
+        .filter_map(|s| s.label("le"))
+        .collect();
+    assert_eq!(
+        les,
+        [
+            "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"
+        ],
+        "{text}"
+    );
+    let count = samples
+        .iter()
+        .find(|s| {
+            s.name == "http_server_request_duration_seconds_count"
+                && s.label("route") == Some("/users/{id}")
+        })
+        .map(|s| s.value);
+    assert_eq!(count, Some(3.0));
+}
