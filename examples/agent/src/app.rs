@@ -11,7 +11,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use stanchion_config::ConfigService;
-use stanchion_errors::{ApiError, GuardLayer, axum::Json, codes};
+use stanchion_errors::{ApiError, GuardLayer, RenderedError, axum::Json, codes};
 use stanchion_request_id::{RequestId, RequestIdLayer, TrustPolicy};
 use tower_http::{
     catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, timeout::TimeoutLayer,
@@ -165,13 +165,29 @@ async fn readyz(State(state): State<Arc<AgentState>>) -> Response {
 }
 
 fn health(status: StatusCode, body: String) -> Response {
-    (
+    let mut response = (
         status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/health+json"),
-        )],
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/health+json"),
+            ),
+            // A cached readiness answer is a wrong one.
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
         body,
     )
-        .into_response()
+        .into_response();
+    if status.is_server_error() {
+        // The rendered SERVICE_UNAVAILABLE in the extensions tells the guard layer this 503
+        // is deliberate: a probe needs the checks, so the report is not replaced.
+        let rendered = ApiError::new(codes::SERVICE_UNAVAILABLE)
+            .to_response()
+            .extensions_mut()
+            .remove::<RenderedError>();
+        if let Some(rendered) = rendered {
+            response.extensions_mut().insert(rendered);
+        }
+    }
+    response
 }

@@ -1,99 +1,121 @@
-//! Example backend service.
-//!
-//! Run with `cargo run -p example-backend`; it listens on `BACKEND_ADDR` (default
-//! `127.0.0.1:8080`).
-//!
-//! **What it does today:** `GET /health` answers `{"status":"pass"}`, and every error — an
-//! unknown route, a wrong method, a timeout, a panic — leaves as the Stanchion error envelope
-//! through `stanchion_errors::GuardLayer`. The chat proxy to the agent, authentication,
-//! request IDs, JSON logs and the tools endpoint arrive with the end-to-end issue.
+//! `backend`: the example backend service, or `backend mint-token` to sign a development
+//! token. See the library docs for the interface.
 
-use std::{net::SocketAddr, time::Duration};
+use std::process::ExitCode;
 
-use axum::{Json, Router, http::StatusCode, routing::get};
-use stanchion_errors::GuardLayer;
-use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer};
+use clap::{Parser, Subcommand};
+use example_backend::{BackendConfig, Env, serve};
+use stanchion_redact::Redactor;
 
-/// The backend's router with its error guard.
-fn app() -> Router {
-    Router::new()
-        .route("/health", get(|| async { Json(serde_health()) }))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
-        .layer(CatchPanicLayer::new())
-        .layer(GuardLayer::new())
+/// The example backend: serves the API on BACKEND_ADDR (default 127.0.0.1:8080); without
+/// AGENT_URL it starts the agent in-process.
+#[derive(Debug, Parser)]
+#[command(name = "backend", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-fn serde_health() -> std::collections::BTreeMap<&'static str, &'static str> {
-    std::collections::BTreeMap::from([("status", "pass")])
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print one HS256 token signed with the configured AUTH_JWT_SECRET.
+    MintToken {
+        /// The user ID (`sub` claim): 1-128 visible ASCII characters.
+        #[arg(long)]
+        sub: String,
+        /// Seconds until it expires; negative for an already expired token.
+        #[arg(long, allow_negative_numbers = true)]
+        ttl_secs: i64,
+        /// The `plan` claim (`free` has no training plans); omitted by default.
+        #[arg(long)]
+        plan: Option<String>,
+    },
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    let addr = std::env::var("BACKEND_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
-    let addr: SocketAddr = match addr.parse() {
-        Ok(addr) => addr,
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::MintToken {
+            sub,
+            ttl_secs,
+            plan,
+        }) => mint_token(&sub, ttl_secs, plan.as_deref()),
+        None => run(),
+    }
+}
+
+fn mint_token(sub: &str, ttl_secs: i64, plan: Option<&str>) -> ExitCode {
+    let config = match BackendConfig::from_env() {
+        Ok(config) => config,
         Err(error) => {
-            eprintln!("backend: BACKEND_ADDR is not a socket address ({error})");
-            return std::process::ExitCode::from(2);
+            eprintln!("backend: cannot load the configuration: {error}");
+            return ExitCode::from(2);
         }
     };
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => listener,
+    let valid_sub =
+        !sub.is_empty() && sub.len() <= 128 && sub.bytes().all(|b| b.is_ascii_graphic());
+    if !valid_sub {
+        eprintln!("backend: --sub must be 1-128 visible ASCII characters (no spaces)");
+        return ExitCode::from(2);
+    }
+    match config.mint_token(sub, ttl_secs, plan) {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
         Err(error) => {
-            eprintln!("backend: cannot listen on {addr}: {error}");
-            return std::process::ExitCode::from(1);
+            eprintln!("backend: {error}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run() -> ExitCode {
+    let redactor = Redactor::new();
+    // Installed before the configuration loads, so its events (disabled tools, missing
+    // variables) are logged, redacted with the secrets it registers.
+    let subscriber = example_agent::telemetry::json_subscriber(redactor.clone(), std::io::stdout);
+    if tracing::subscriber::set_global_default(subscriber).is_err() {
+        eprintln!("backend: a global tracing subscriber was already installed");
+        return ExitCode::from(1);
+    }
+    let config = match BackendConfig::load(Env::process(), redactor) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("backend: cannot start: {error}");
+            return ExitCode::from(2);
         }
     };
-    eprintln!("backend: listening on http://{addr}");
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    match axum::serve(listener, app())
-        .with_graceful_shutdown(shutdown)
-        .await
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
     {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("backend: server error: {error}");
-            std::process::ExitCode::from(1)
+            eprintln!("backend: cannot start the runtime: {error}");
+            return ExitCode::from(1);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::body::Body;
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
-
-    use super::*;
-
-    #[tokio::test]
-    async fn health_passes_and_unknown_routes_are_enveloped() {
-        let response = app()
-            .oneshot(
-                axum::http::Request::get("/health")
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let response = app()
-            .oneshot(
-                axum::http::Request::get("/nope")
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 404);
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(value["error"]["code"], "NOT_FOUND");
-        assert_eq!(value["error"]["statusCode"], 404);
-    }
+    };
+    runtime.block_on(async move {
+        let addr = config.addr();
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                eprintln!("backend: cannot listen on {addr}: {error}");
+                return ExitCode::from(1);
+            }
+        };
+        eprintln!("backend: listening on http://{addr}");
+        let shutdown = async {
+            // Without a signal handler the process still stops on SIGINT, just not gracefully.
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        match serve(listener, config, shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("backend: {error}");
+                ExitCode::from(1)
+            }
+        }
+    })
 }
