@@ -10,7 +10,7 @@ fn json_logs(filter: &str) -> (CapturedLogs, tracing::subscriber::DefaultGuard) 
     let subscriber = Telemetry::new("agent")
         .with_filter(filter)
         .build(logs.clone());
-    (logs.clone(), tracing::subscriber::set_default(subscriber))
+    (logs, tracing::subscriber::set_default(subscriber))
 }
 
 #[test]
