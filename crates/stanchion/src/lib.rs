@@ -124,3 +124,8 @@ pub use stanchion_redact as redact;
 
 /// The tool configuration service (`stanchion-config`).
 pub use stanchion_config as config;
+
+/// The guide's code blocks, compiled and run as doctests so the guide cannot rot.
+#[cfg(all(doctest, feature = "axum"))]
+#[doc = include_str!("../../../docs/observability.md")]
+struct GuideDoctests;
