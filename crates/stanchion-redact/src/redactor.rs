@@ -432,7 +432,8 @@ struct Literals {
     labels: Vec<Arc<str>>,
 }
 
-/// The one automaton every line goes through: rule keywords and registered secrets.
+/// The scan every line goes through: rule keywords and registered secrets, found by grouped
+/// Teddy searchers (or, where Teddy cannot be built, one aho-corasick automaton).
 #[derive(Debug)]
 struct Prefilter {
     /// Teddy searchers over groups of at most [`PACKED_GROUP`] patterns, each with the global
@@ -444,9 +445,9 @@ struct Prefilter {
 }
 
 impl Prefilter {
-    /// PERF: case-sensitive and leftmost-longest, so aho-corasick keeps its SIMD (Teddy)
-    /// prefilter while the automaton has at most 128 patterns (overlapping search, the obvious
-    /// choice, has no packed prefilter at all); the casings are listed in the catalogue.
+    /// PERF: case-sensitive (casings are listed in the catalogue) and leftmost-longest:
+    /// overlapping search, the obvious choice for "which keywords occur", has no packed
+    /// (SIMD) searcher at all in aho-corasick.
     fn build(keywords: &[Keyword], secrets: &[(Arc<str>, String)]) -> Self {
         let mut patterns: Vec<String> = Vec::new();
         let mut own = Vec::new();
@@ -492,8 +493,9 @@ impl Prefilter {
                 kind
             })
             .collect();
-        // Building cannot fail for literal patterns this small (limits are in the millions of
-        // states); if it ever did, `None` makes every line take the slow path (fail closed).
+        // The fallback automaton. Building cannot fail for literal patterns this small (limits
+        // are in the millions of states); if it ever did, `None` makes every rule run on every
+        // line (fail closed).
         let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)
