@@ -59,7 +59,7 @@
 //!
 //! | Name | Description | Default |
 //! |---|---|---|
-//! | `axum` | the matched route (`MatchedPath`) in the access log and metrics; [`Health::routes`] and [`Metrics::route`] routers; the axum integrations of `stanchion-errors` and `stanchion-request-id` | no |
+//! | `axum` | the matched route (`MatchedPath`) in the access log and metrics; `Health::routes` and `Metrics::route` routers; the axum integrations of `stanchion-errors` and `stanchion-request-id` | no |
 //!
 //! Without `axum` the stack works on any tower HTTP service, and `route` is `unmatched`.
 //!
