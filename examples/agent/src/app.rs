@@ -2,20 +2,12 @@
 
 use std::{future::Future, io, sync::Arc, time::Instant};
 
-use axum::{
-    Router,
-    extract::State,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
-    routing::{get, post},
-};
+use axum::{Router, extract::State, http::HeaderMap, routing::post};
 use serde::{Deserialize, Serialize};
+use stanchion::{CheckResult, Health, Metrics, Stack, record_tools};
 use stanchion_config::ConfigService;
-use stanchion_errors::{ApiError, GuardLayer, RenderedError, axum::Json, codes};
+use stanchion_errors::{ApiError, axum::Json, codes};
 use stanchion_request_id::{RequestId, RequestIdLayer, TrustPolicy};
-use tower_http::{
-    catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, timeout::TimeoutLayer,
-};
 
 use crate::{
     AgentConfig,
@@ -27,10 +19,6 @@ use crate::{
 pub const USER_ID_HEADER: &str = "x-user-id";
 /// Queries of callers the backend did not name share this quota bucket.
 const ANONYMOUS: &str = "anonymous";
-/// The body limit, as the facade's default: 1 MiB.
-const BODY_LIMIT: usize = 1024 * 1024;
-/// The agent's own deadline for one request.
-const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// `POST /v1/chat` request body.
 #[derive(Debug, Deserialize)]
@@ -55,12 +43,12 @@ struct AgentState {
     quota: Option<QueryQuota>,
 }
 
-/// The agent's router with the whole layer stack, ready to serve.
+/// The agent's router with the whole Stanchion stack.
 ///
 /// The request-ID layer trusts inbound IDs ([`TrustPolicy::AlwaysAccept`]): the agent is
 /// reached only through the backend, which validated the ID at the edge, so one request keeps
 /// one ID across both services.
-pub fn app(config: &AgentConfig) -> Router {
+fn app(config: &AgentConfig, metrics: Metrics) -> Router {
     let snapshot = config.config().snapshot();
     let quota = snapshot
         .is_enabled(QUOTA_TOOL)
@@ -72,35 +60,53 @@ pub fn app(config: &AgentConfig) -> Router {
         model: LocalModel::new(),
         quota,
     });
+    let model_config = Arc::clone(config.config());
+    let health = Health::new()
+        // Reaching this point means a good snapshot was loaded (start refuses a bad one).
+        .with_check("config", || async { CheckResult::pass() })
+        .with_check("model", move || {
+            let enabled = model_config.current().is_enabled(MODEL_TOOL);
+            async move {
+                if enabled {
+                    CheckResult::pass()
+                } else {
+                    CheckResult::fail("the model tool is disabled")
+                }
+            }
+        });
     Router::new()
         .route("/v1/chat", post(chat))
-        .route("/livez", get(livez))
-        .route("/readyz", get(readyz))
         .with_state(state)
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
-        .layer(CatchPanicLayer::new())
-        .layer(GuardLayer::new())
-        .layer(RequestIdLayer::new().with_trust_policy(TrustPolicy::AlwaysAccept))
+        .merge(health.routes())
+        .merge(metrics.route())
+        .layer(
+            Stack::new().with_request_id(
+                RequestIdLayer::new().with_trust_policy(TrustPolicy::AlwaysAccept),
+            ),
+        )
 }
 
 /// Serves the agent on `listener` until `shutdown` resolves (then finishes the requests in
-/// flight).
+/// flight). Logs go to the current subscriber; metrics to [`AgentConfig::with_metrics`]'s
+/// recorder, else the global one (installed if needed).
 ///
 /// # Errors
 ///
-/// The server's I/O error.
+/// The server's I/O error, or another global metrics recorder already installed.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: AgentConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    let metrics = match config.metrics() {
+        Some(metrics) => metrics.clone(),
+        None => Metrics::install_global().map_err(io::Error::other)?,
+    };
+    let snapshot = config.config().snapshot();
+    record_tools(&snapshot);
     let addr = listener.local_addr()?;
-    tracing::info!(addr = %addr, env = config.config().snapshot().env(), "agent listening");
-    axum::serve(listener, app(&config))
+    tracing::info!(addr = %addr, env = snapshot.env(), "agent listening");
+    axum::serve(listener, app(&config, metrics))
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -136,58 +142,4 @@ async fn chat(
             .map(|id| id.as_str().to_owned())
             .unwrap_or_default(),
     }))
-}
-
-async fn livez() -> Response {
-    health(StatusCode::OK, r#"{"status":"pass"}"#.to_owned())
-}
-
-async fn readyz(State(state): State<Arc<AgentState>>) -> Response {
-    let model = state.config.current().is_enabled(MODEL_TOOL);
-    let (status, check) = if model {
-        ("pass", "pass")
-    } else {
-        ("fail", "fail")
-    };
-    let body = serde_json::json!({
-        "status": status,
-        "checks": {
-            "config:loaded": [{"status": "pass"}],
-            "tool:model": [{"status": check}],
-        }
-    });
-    let code = if model {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    health(code, body.to_string())
-}
-
-fn health(status: StatusCode, body: String) -> Response {
-    let mut response = (
-        status,
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/health+json"),
-            ),
-            // A cached readiness answer is a wrong one.
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        body,
-    )
-        .into_response();
-    if status.is_server_error() {
-        // The rendered SERVICE_UNAVAILABLE in the extensions tells the guard layer this 503
-        // is deliberate: a probe needs the checks, so the report is not replaced.
-        let rendered = ApiError::new(codes::SERVICE_UNAVAILABLE)
-            .to_response()
-            .extensions_mut()
-            .remove::<RenderedError>();
-        if let Some(rendered) = rendered {
-            response.extensions_mut().insert(rendered);
-        }
-    }
-    response
 }

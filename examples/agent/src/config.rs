@@ -9,6 +9,7 @@ use std::{
     sync::Arc,
 };
 
+use stanchion::Metrics;
 use stanchion_config::{ConfigLoader, ConfigService, LoadError, Snapshot};
 use stanchion_redact::Redactor;
 
@@ -181,6 +182,7 @@ pub struct AgentConfig {
     addr: SocketAddr,
     config: Arc<ConfigService>,
     redactor: Redactor,
+    metrics: Option<Metrics>,
 }
 
 impl AgentConfig {
@@ -226,6 +228,7 @@ impl AgentConfig {
             addr,
             config,
             redactor,
+            metrics: None,
         })
     }
 
@@ -234,6 +237,20 @@ impl AgentConfig {
     pub fn with_addr(mut self, addr: SocketAddr) -> Self {
         self.addr = addr;
         self
+    }
+
+    /// Record metrics with `metrics` and serve them on `/metrics` (a service on its own
+    /// thread passes [`Metrics::for_current_thread`]). Without it, [`serve`](crate::serve)
+    /// installs the global recorder ([`Metrics::install_global`]).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The metrics handle given with [`with_metrics`](Self::with_metrics).
+    pub fn metrics(&self) -> Option<&Metrics> {
+        self.metrics.as_ref()
     }
 
     /// Where [`crate::spawn_on_thread`] and the binary listen.

@@ -25,7 +25,8 @@
 //!   the agent trusts the backend hop, including its `x-request-id`
 //!   ([`TrustPolicy::AlwaysAccept`](stanchion_request_id::TrustPolicy)) and `x-user-id`, which
 //!   keys the per-user query quota.
-//! - `GET /livez`, `GET /readyz` (`application/health+json`).
+//! - `GET /livez`, `GET /readyz`, `GET /health` (`application/health+json`; readiness checks
+//!   `config` and `model`), `GET /metrics` (Prometheus text).
 //! - Errors are Stanchion envelopes; the agent's own codes are [`SHARED_CODES`]:
 //!   `SUBSCRIPTION_QUERY_LIMIT` (429, `Retry-After`) when a user exceeds
 //!   `AGENT_QUERIES_PER_MINUTE` (default 60), which the backend forwards as is.
@@ -48,15 +49,15 @@ pub mod codes;
 mod config;
 mod model;
 pub mod runner;
-pub mod telemetry;
 
 use std::io;
 
+use stanchion::{Metrics, Telemetry};
 use tracing_subscriber::fmt::MakeWriter;
 
 #[doc(inline)]
 pub use crate::{
-    app::{ChatRequest, ChatResponse, USER_ID_HEADER, app, serve},
+    app::{ChatRequest, ChatResponse, USER_ID_HEADER, serve},
     codes::{
         MODEL_PROVIDER_CONNECT_FAILED, SHARED_CODES, SUBSCRIPTION_PLAN_LIMIT,
         SUBSCRIPTION_QUERY_LIMIT, shared_taxonomy,
@@ -71,8 +72,10 @@ pub use crate::{
 };
 
 /// Runs the agent on its own thread (see [`runner`]), listening on
-/// [`AgentConfig::addr`], logging JSON lines to `log_writer` (e.g. `std::io::stdout`, or a
-/// test's capture buffer), redacted by the configuration's redactor.
+/// [`AgentConfig::addr`], logging JSON lines with `"service":"agent"` to `log_writer` (e.g.
+/// `std::io::stdout`, or a test's capture buffer), redacted by the configuration's redactor,
+/// and recording metrics on the thread's own recorder ([`Metrics::for_current_thread`])
+/// unless [`AgentConfig::with_metrics`] gave one.
 ///
 /// # Errors
 ///
@@ -82,8 +85,15 @@ where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     let listener = std::net::TcpListener::bind(config.addr())?;
-    let subscriber = telemetry::json_subscriber(config.redactor(), log_writer);
+    let subscriber = Telemetry::new("agent")
+        .with_redactor(config.redactor())
+        .build(log_writer);
     ServiceThread::spawn("agent", listener, subscriber, move |listener, shutdown| {
+        // On the service thread: the thread-local recorder must be set here.
+        let config = match config.metrics() {
+            Some(_) => config,
+            None => config.with_metrics(Metrics::for_current_thread()),
+        };
         serve(listener, config, shutdown)
     })
 }

@@ -1,23 +1,22 @@
 //! `agent`: the example agent service. Listens on `AGENT_ADDR` (default `127.0.0.1:8081`) and
-//! logs JSON lines to stdout; see the library docs for the interface.
+//! logs JSON lines to stdout (`LOG_FORMAT=pretty` for a terminal); see the library docs for
+//! the interface.
 
 use std::process::ExitCode;
 
-use example_agent::{AgentConfig, Env, serve, telemetry};
-use stanchion_redact::Redactor;
+use example_agent::{AgentConfig, Env, serve};
+use stanchion::{Telemetry, redact::Redactor};
 
 fn main() -> ExitCode {
     let redactor = Redactor::new();
     // Installed before the configuration loads, so its events (disabled tools, missing
     // variables) are logged, redacted with the secrets it registers.
-    if tracing::subscriber::set_global_default(telemetry::json_subscriber(
-        redactor.clone(),
-        std::io::stdout,
-    ))
-    .is_err()
+    if let Err(error) = Telemetry::from_env("agent")
+        .with_redactor(redactor.clone())
+        .init()
     {
-        eprintln!("agent: a global tracing subscriber was already installed");
-        return ExitCode::from(1);
+        eprintln!("agent: cannot start logging: {error}");
+        return ExitCode::from(2);
     }
     let config = match AgentConfig::load(Env::process(), redactor) {
         Ok(config) => config,
@@ -45,6 +44,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         };
+        eprintln!("agent: listening on http://{addr}");
         let shutdown = async {
             // Without a signal handler the process still stops on SIGINT, just not gracefully.
             let _ = tokio::signal::ctrl_c().await;
@@ -52,7 +52,7 @@ fn main() -> ExitCode {
         match serve(listener, config, shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
-                eprintln!("agent: server error: {error}");
+                eprintln!("agent: {error}");
                 ExitCode::from(1)
             }
         }

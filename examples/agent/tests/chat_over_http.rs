@@ -11,6 +11,7 @@ struct Reply {
     status: u16,
     headers: http::HeaderMap,
     body: serde_json::Value,
+    text: String,
 }
 
 fn start(vars: &[(&str, &str)]) -> (ServiceThread, CapturedLogs) {
@@ -37,15 +38,13 @@ async fn send(agent: &ServiceThread, request: http::Request<Full<Bytes>>) -> Rep
         .await
         .expect("body")
         .to_bytes();
-    let body = if bytes.is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_slice(&bytes).expect("JSON body")
-    };
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
     Reply {
         status,
         headers,
         body,
+        text,
     }
 }
 
@@ -83,7 +82,14 @@ async fn chat_answers_under_the_propagated_request_id() {
         .iter()
         .find(|line| line["message"] == "chat answered")
         .expect("a chat event");
-    assert_eq!(answered["span"]["request_id"], "backend-req-42");
+    assert_eq!(answered["requestId"], "backend-req-42");
+    assert_eq!(answered["service"], "agent");
+    let access = lines
+        .iter()
+        .find(|line| line["target"] == "stanchion::access")
+        .expect("an access log event");
+    assert_eq!(access["route"], "/v1/chat");
+    assert_eq!(access["requestId"], "backend-req-42");
     let all = logs.contents();
     assert!(
         !all.contains("dev-only-local-model-key"),
@@ -176,9 +182,9 @@ async fn the_query_quota_answers_a_forwardable_429_per_user() {
 }
 
 #[tokio::test]
-async fn health_endpoints_speak_health_json() {
+async fn health_and_metrics_endpoints() {
     let (agent, _logs) = start(&[]);
-    for path in ["/livez", "/readyz"] {
+    for path in ["/livez", "/readyz", "/health"] {
         let reply = send(
             &agent,
             http::Request::get(path)
@@ -190,4 +196,31 @@ async fn health_endpoints_speak_health_json() {
         assert_eq!(reply.headers["content-type"], "application/health+json");
         assert_eq!(reply.body["status"], "pass", "{path}");
     }
+    let metrics = send(
+        &agent,
+        http::Request::get("/metrics")
+            .body(Full::new(Bytes::new()))
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics.headers["content-type"]
+            .to_str()
+            .expect("ASCII")
+            .starts_with("text/plain")
+    );
+    assert!(
+        metrics
+            .text
+            .contains(r#"stanchion_tools_enabled{tool="model"} 1"#),
+        "{}",
+        metrics.text
+    );
+    assert!(
+        metrics.text.contains(r#"route="/readyz""#),
+        "{}",
+        metrics.text
+    );
+    assert!(!metrics.text.contains("dev-only-local-model-key"));
 }

@@ -5,19 +5,15 @@ use std::{future::Future, io, sync::Arc};
 use axum::{
     Router,
     extract::State,
-    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
 use example_agent::{AgentConfig, ChatRequest, ServiceThread, shared_taxonomy, validate_prompt};
 use serde::Serialize;
 use serde_json::json;
+use stanchion::{CheckResult, Health, Metrics, Stack, record_tools};
 use stanchion_config::ConfigService;
-use stanchion_errors::{ApiError, GuardLayer, ProxyPolicy, RenderedError, axum::Json, codes};
-use stanchion_request_id::RequestIdLayer;
-use tower_http::{
-    catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, timeout::TimeoutLayer,
-};
+use stanchion_errors::{ApiError, ProxyPolicy, axum::Json, codes};
 
 use crate::{
     BackendConfig, SUBSCRIPTION_PLAN_LIMIT,
@@ -26,10 +22,6 @@ use crate::{
     upstream::AgentClient,
 };
 
-/// The body limit: 1 MiB.
-const BODY_LIMIT: usize = 1024 * 1024;
-/// The backend's own deadline for one request (agent calls have their own, shorter one).
-const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The plan that does not include training plans.
 const FREE_PLAN: &str = "free";
 
@@ -54,14 +46,20 @@ struct ChatAnswer {
     answer: String,
 }
 
-/// Builds the router with the whole layer stack, calling `agent` for chat.
-fn router(config: &BackendConfig, agent: Option<AgentClient>) -> io::Result<Router> {
+/// Builds the router with the whole Stanchion stack (request ID, access log, guard, panic
+/// catcher, 30 s timeout, 1 MiB body limit), calling `agent` for chat.
+fn router(
+    config: &BackendConfig,
+    agent: Option<AgentClient>,
+    metrics: Metrics,
+) -> io::Result<Router> {
     let secret = config.jwt_secret().ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
             "the auth tool is disabled: no AUTH_JWT_SECRET",
         )
     })?;
+    let health = health(config.config(), agent.clone());
     let state = AppState(Arc::new(Inner {
         config: Arc::clone(config.config()),
         verifier: Verifier::new(&secret),
@@ -71,29 +69,57 @@ fn router(config: &BackendConfig, agent: Option<AgentClient>) -> io::Result<Rout
         .route("/api/v1/chat", post(chat))
         .route("/api/v1/training-plans/active", get(active_training_plan))
         .route("/api/v1/tools", get(tools))
-        .route("/livez", get(livez))
-        .route("/readyz", get(readyz))
-        .route("/health", get(readyz))
         .with_state(state)
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
-        .layer(CatchPanicLayer::new())
-        .layer(GuardLayer::new())
-        .layer(RequestIdLayer::new()))
+        .merge(health.routes())
+        .merge(metrics.route())
+        .layer(Stack::new()))
+}
+
+/// Readiness: `config` (a good snapshot is loaded), `tools` (every critical tool enabled),
+/// `agent` (its `/livez` answers; `warn` when chat is off and there is no agent).
+fn health(config: &Arc<ConfigService>, agent: Option<AgentClient>) -> Health {
+    let tools_config = Arc::clone(config);
+    Health::new()
+        // Reaching this point means a good snapshot was loaded (start refuses a bad one).
+        .with_check("config", || async { CheckResult::pass() })
+        .with_check("tools", move || {
+            let snapshot = tools_config.snapshot();
+            let failed: Vec<_> = snapshot
+                .critical_failures()
+                .map(|tool| tool.slug().to_owned())
+                .collect();
+            async move {
+                if failed.is_empty() {
+                    CheckResult::pass()
+                } else {
+                    CheckResult::fail(format!("critical tools disabled: {}", failed.join(", ")))
+                }
+            }
+        })
+        .with_check("agent", move || {
+            let agent = agent.clone();
+            async move {
+                match agent {
+                    Some(agent) => match agent.live().await {
+                        Ok(()) => CheckResult::pass(),
+                        Err(output) => CheckResult::fail(output),
+                    },
+                    None => CheckResult::warn("chat is disabled: no agent"),
+                }
+            }
+        })
 }
 
 /// Serves the backend on `listener` until `shutdown` resolves (then finishes the requests in
-/// flight). Without an agent URL (and with the `chat` tool enabled) it first starts the agent
+/// flight). Logs go to the current subscriber; metrics to [`BackendConfig::with_metrics`]'s
+/// recorder, else the global one (installed if needed). Without an agent URL (and with the `chat` tool enabled) it first starts the agent
 /// in-process on a free loopback port, on its own thread, logging to stdout; it stops it on
 /// the way out.
 ///
 /// # Errors
 ///
 /// The server's I/O error; `InvalidInput` for an unusable agent URL; the in-process agent's
-/// start error.
+/// start error; another global metrics recorder already installed.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: BackendConfig,
@@ -117,7 +143,12 @@ pub async fn serve(
         .map(|url| AgentClient::new(url, config.agent_timeout(), policy))
         .transpose()
         .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
-    let app = router(&config, agent)?;
+    let metrics = match config.metrics() {
+        Some(metrics) => metrics.clone(),
+        None => Metrics::install_global().map_err(io::Error::other)?,
+    };
+    record_tools(&config.config().snapshot());
+    let app = router(&config, agent, metrics)?;
     let addr = listener.local_addr()?;
     tracing::info!(
         addr = %addr,
@@ -142,7 +173,7 @@ pub async fn serve(
 }
 
 fn start_in_process_agent(config: &BackendConfig) -> io::Result<ServiceThread> {
-    let agent = AgentConfig::load(config.env().clone(), stanchion_redact::Redactor::new())
+    let agent = AgentConfig::load(config.env().clone(), stanchion::redact::Redactor::new())
         .map_err(|error| io::Error::other(format!("in-process agent: {error}")))?
         .with_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
     example_agent::spawn_on_thread(agent, std::io::stdout)
@@ -228,75 +259,4 @@ async fn tools(State(state): State<AppState>) -> Response {
         })
         .collect();
     axum::Json(json!({ "env": snapshot.env(), "tools": tools })).into_response()
-}
-
-async fn livez() -> Response {
-    health(StatusCode::OK, json!({"status": "pass"}))
-}
-
-async fn readyz(State(state): State<AppState>) -> Response {
-    let snapshot = state.0.config.snapshot();
-    let critical: Vec<_> = snapshot
-        .critical_failures()
-        .map(|tool| tool.slug())
-        .collect();
-    let tools = if critical.is_empty() {
-        json!([{"status": "pass"}])
-    } else {
-        json!([{"status": "fail", "output": format!("disabled: {}", critical.join(", "))}])
-    };
-    let agent = match &state.0.agent {
-        Some(agent) => match agent.live().await {
-            Ok(()) => json!([{"status": "pass"}]),
-            Err(output) => json!([{"status": "fail", "output": output}]),
-        },
-        None => json!([{"status": "warn", "output": "chat is disabled: no agent"}]),
-    };
-    let failed = !critical.is_empty() || agent[0]["status"] == "fail";
-    let warned = agent[0]["status"] == "warn";
-    let status = if failed {
-        "fail"
-    } else if warned {
-        "warn"
-    } else {
-        "pass"
-    };
-    let body = json!({
-        "status": status,
-        "checks": {"config": [{"status": "pass"}], "tools": tools, "agent": agent},
-    });
-    let code = if failed {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::OK
-    };
-    health(code, body)
-}
-
-fn health(status: StatusCode, body: serde_json::Value) -> Response {
-    let mut response = (
-        status,
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/health+json"),
-            ),
-            // A cached readiness answer is a wrong one.
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        body.to_string(),
-    )
-        .into_response();
-    if status.is_server_error() {
-        // The rendered SERVICE_UNAVAILABLE in the extensions tells the guard layer this 503
-        // is deliberate: a probe needs the checks, so the report is not replaced.
-        let rendered = ApiError::new(codes::SERVICE_UNAVAILABLE)
-            .to_response()
-            .extensions_mut()
-            .remove::<RenderedError>();
-        if let Some(rendered) = rendered {
-            response.extensions_mut().insert(rendered);
-        }
-    }
-    response
 }

@@ -193,7 +193,12 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match state.verifier().verify_request(parts) {
-            Ok(claims) => Ok(Self { claims }),
+            Ok(claims) => {
+                // The access log of this request then carries `userId` (the `sub`, never
+                // the token).
+                stanchion::set_user_id(&parts.extensions, claims.sub.clone());
+                Ok(Self { claims })
+            }
             Err(error) => {
                 // The code only: never the token, nor the library's text about it.
                 tracing::info!(

@@ -10,6 +10,7 @@ use std::{
 
 use example_agent::{Env, StartError, socket_addr, start_config};
 use secrecy::ExposeSecret as _;
+use stanchion::Metrics;
 use stanchion_config::{ConfigService, Snapshot};
 use stanchion_redact::Redactor;
 
@@ -54,6 +55,7 @@ pub struct BackendConfig {
     redactor: Redactor,
     agent_url: Option<String>,
     agent_timeout: Duration,
+    metrics: Option<Metrics>,
 }
 
 impl BackendConfig {
@@ -107,6 +109,7 @@ impl BackendConfig {
             redactor,
             agent_url,
             agent_timeout,
+            metrics: None,
         })
     }
 
@@ -123,6 +126,20 @@ impl BackendConfig {
     pub fn with_agent_timeout(mut self, timeout: Duration) -> Self {
         self.agent_timeout = timeout;
         self
+    }
+
+    /// Record metrics with `metrics` and serve them on `/metrics` (a service on its own
+    /// thread passes [`Metrics::for_current_thread`]). Without it, [`serve`](crate::serve)
+    /// installs the global recorder ([`Metrics::install_global`]).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The metrics handle given with [`with_metrics`](Self::with_metrics).
+    pub fn metrics(&self) -> Option<&Metrics> {
+        self.metrics.as_ref()
     }
 
     /// Listen on `addr` instead (`127.0.0.1:0` for a free loopback port).

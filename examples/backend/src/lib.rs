@@ -26,6 +26,7 @@
 //! | `GET /api/v1/training-plans/active` | bearer | the caller's plan; `SUBSCRIPTION_PLAN_LIMIT` for `plan: "free"` tokens |
 //! | `GET /api/v1/tools` | none | `{"env", "tools": [{"slug","name","enabled","critical","reasons":[{"kind","variable","message"}]}]}` |
 //! | `GET /livez`, `/readyz`, `/health` | none | `application/health+json`; readiness checks `config`, `tools` (critical ones enabled), `agent` (its `/livez`) |
+//! | `GET /metrics` | none | Prometheus text: requests, latency, errors by code, tools |
 //!
 //! Environment: `BACKEND_ADDR` (default `127.0.0.1:8080`), `BACKEND_CONFIG_DIR` (default this
 //! crate's `config/`), `APP_ENV`, `RUST_LOG`, and the variables of `config/tools.toml`:
@@ -62,6 +63,7 @@ mod upstream;
 use std::io;
 
 use example_agent::ServiceThread;
+use stanchion::{Metrics, Telemetry};
 use tracing_subscriber::fmt::MakeWriter;
 
 #[doc(inline)]
@@ -84,8 +86,9 @@ pub use example_agent::{
 };
 
 /// Runs the backend on its own thread (see [`example_agent::runner`]), listening on
-/// [`BackendConfig::addr`], logging JSON lines to `log_writer`, redacted by the
-/// configuration's redactor.
+/// [`BackendConfig::addr`], logging JSON lines with `"service":"backend"` to `log_writer`,
+/// redacted by the configuration's redactor, and recording metrics on the thread's own
+/// recorder ([`Metrics::for_current_thread`]) unless [`BackendConfig::with_metrics`] gave one.
 ///
 /// # Errors
 ///
@@ -95,11 +98,20 @@ where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     let listener = std::net::TcpListener::bind(config.addr())?;
-    let subscriber = example_agent::telemetry::json_subscriber(config.redactor(), log_writer);
+    let subscriber = Telemetry::new("backend")
+        .with_redactor(config.redactor())
+        .build(log_writer);
     ServiceThread::spawn(
         "backend",
         listener,
         subscriber,
-        move |listener, shutdown| serve(listener, config, shutdown),
+        move |listener, shutdown| {
+            // On the service thread: the thread-local recorder must be set here.
+            let config = match config.metrics() {
+                Some(_) => config,
+                None => config.with_metrics(Metrics::for_current_thread()),
+            };
+            serve(listener, config, shutdown)
+        },
     )
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use example_backend::{BackendConfig, Env, serve};
-use stanchion_redact::Redactor;
+use stanchion::{Telemetry, redact::Redactor};
 
 /// The example backend: serves the API on BACKEND_ADDR (default 127.0.0.1:8080); without
 /// AGENT_URL it starts the agent in-process.
@@ -74,10 +74,12 @@ fn run() -> ExitCode {
     let redactor = Redactor::new();
     // Installed before the configuration loads, so its events (disabled tools, missing
     // variables) are logged, redacted with the secrets it registers.
-    let subscriber = example_agent::telemetry::json_subscriber(redactor.clone(), std::io::stdout);
-    if tracing::subscriber::set_global_default(subscriber).is_err() {
-        eprintln!("backend: a global tracing subscriber was already installed");
-        return ExitCode::from(1);
+    if let Err(error) = Telemetry::from_env("backend")
+        .with_redactor(redactor.clone())
+        .init()
+    {
+        eprintln!("backend: cannot start logging: {error}");
+        return ExitCode::from(2);
     }
     let config = match BackendConfig::load(Env::process(), redactor) {
         Ok(config) => config,

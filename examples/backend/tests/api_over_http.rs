@@ -17,6 +17,7 @@ struct Reply {
     status: u16,
     headers: http::HeaderMap,
     body: serde_json::Value,
+    text: String,
 }
 
 impl Reply {
@@ -56,8 +57,7 @@ fn backend(agent_url: &str, timeout: Duration) -> (ServiceThread, CapturedLogs) 
 /// A fake agent: a real server answering `/v1/chat` with `router`'s behaviour.
 fn fake_agent(router: Router) -> ServiceThread {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let subscriber =
-        example_agent::telemetry::json_subscriber(stanchion_redact::Redactor::new(), std::io::sink);
+    let subscriber = stanchion::Telemetry::new("fake-agent").build(std::io::sink);
     ServiceThread::spawn(
         "fake-agent",
         listener,
@@ -99,6 +99,7 @@ async fn send(
         status,
         headers,
         body: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        text: String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
 
@@ -141,10 +142,22 @@ async fn one_chat_request_has_one_id_in_both_services_logs() {
     let in_request = |logs: &CapturedLogs, message: &str| {
         logs.json_lines()
             .into_iter()
-            .any(|line| line["message"] == message && line["span"]["request_id"] == id)
+            .find(|line| line["message"] == message && line["requestId"] == id.as_str())
+            .unwrap_or_else(|| panic!("no {message:?} line with {id}:\n{}", logs.contents()))
     };
-    assert!(in_request(&backend_logs, "chat answered by the agent"));
-    assert!(in_request(&agent_logs, "chat answered"));
+    assert_eq!(
+        in_request(&backend_logs, "chat answered by the agent")["service"],
+        "backend"
+    );
+    assert_eq!(in_request(&agent_logs, "chat answered")["service"], "agent");
+    let access = in_request(&backend_logs, "request completed");
+    assert_eq!(access["route"], "/api/v1/chat");
+    assert_eq!(access["userId"], "ana");
+    assert_eq!(access["status"], 200);
+    assert_eq!(
+        in_request(&agent_logs, "request completed")["route"],
+        "/v1/chat"
+    );
     for logs in [&backend_logs, &agent_logs] {
         let all = logs.contents();
         assert!(!all.contains(&token), "the bearer token leaked");
@@ -370,7 +383,7 @@ async fn the_agents_query_limit_is_forwarded_as_is() {
 async fn training_plans_follow_the_plan_claim_and_tools_show_no_values() {
     let (backend, _) = backend("http://127.0.0.1:9", Duration::from_millis(100));
     let base = backend.base_url();
-    let pro = format!("Bearer {}", mint_token(SECRET, "ana", 300).expect("token"));
+    let pro = format!("Bearer {}", mint_token(SECRET, "ana-5d1c", 300).expect("token"));
     let free = format!(
         "Bearer {}",
         mint_token_with_plan(SECRET, "bo", 300, Some("free")).expect("token")
@@ -384,7 +397,7 @@ async fn training_plans_follow_the_plan_claim_and_tools_show_no_values() {
     )
     .await;
     assert_eq!(plan.status, 200, "{}", plan.body);
-    assert_eq!(plan.body["plan"]["userId"], "ana");
+    assert_eq!(plan.body["plan"]["userId"], "ana-5d1c");
     let limited = send(
         &base,
         "GET",
@@ -410,6 +423,23 @@ async fn training_plans_follow_the_plan_claim_and_tools_show_no_values() {
         .collect();
     assert_eq!(slugs, ["auth", "chat", "training-plans"]);
     assert!(!tools.body.to_string().contains(DEVELOPMENT_JWT_SECRET));
+
+    let metrics = send(&base, "GET", "/metrics", &[], "").await;
+    assert_eq!(metrics.status, 200);
+    let text = metrics.text;
+    assert!(
+        text.contains(r#"stanchion_tools_enabled{tool="auth"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"code="SUBSCRIPTION_PLAN_LIMIT""#), "{text}");
+    assert!(
+        text.contains(r#"route="/api/v1/training-plans/active""#),
+        "{text}"
+    );
+    assert!(
+        !text.contains(DEVELOPMENT_JWT_SECRET) && !text.contains("ana-5d1c"),
+        "{text}"
+    );
 }
 
 #[test]
