@@ -1,0 +1,317 @@
+//! `/metrics` of both services parses as Prometheus text (a strict parser, not a substring
+//! search) with the request, latency, error and tool metrics under bounded labels; the health
+//! endpoints answer `application/health+json`.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{
+    Client, bearer, chat_body,
+    prometheus::{self, Exposition},
+    start_system, token,
+};
+
+async fn scrape(client: &Client, server: &common::Server) -> Exposition {
+    let reply = client.get(&server.url("/metrics"), &[]).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{} /metrics: {}",
+        server.name,
+        reply.text()
+    );
+    let content_type = reply.headers["content-type"].to_str().unwrap_or_default();
+    assert!(
+        content_type.starts_with("text/plain") && content_type.contains("version=0.0.4"),
+        "{} /metrics content type {content_type:?}",
+        server.name
+    );
+    let text = reply.text();
+    prometheus::parse(&text).unwrap_or_else(|error| {
+        panic!(
+            "{} /metrics is not Prometheus text: {error}\n{text}",
+            server.name
+        )
+    })
+}
+
+fn value_of(exposition: &Exposition, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    exposition
+        .samples()
+        .filter(|s| s.name == name)
+        .find(|s| {
+            labels
+                .iter()
+                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|s| s.value)
+}
+
+#[tokio::test]
+async fn metrics_parse_as_prometheus_text_with_bounded_labels() {
+    let _guard = common::init();
+    let system = start_system();
+    let client = Client::new();
+    let (name, value) = bearer(&token("ana"));
+    let json = ("content-type", "application/json");
+    let chat = client
+        .post(
+            &system.backend.url("/api/v1/chat"),
+            &[(name, &value), json],
+            chat_body("hi"),
+        )
+        .await;
+    assert_eq!(chat.status, 200, "{}", chat.text());
+    let unauthenticated = client
+        .post(
+            &system.backend.url("/api/v1/chat"),
+            &[json],
+            chat_body("hi"),
+        )
+        .await;
+    assert_eq!(unauthenticated.status, 401);
+    for marker in [
+        "raw-path-marker-1",
+        "raw-path-marker-2",
+        "raw-path-marker-3",
+    ] {
+        let reply = client
+            .get(&system.backend.url(&format!("/api/v1/{marker}")), &[])
+            .await;
+        assert_eq!(reply.status, 404);
+    }
+
+    let backend = scrape(&client, &system.backend).await;
+    let requests = backend
+        .family("http_server_requests_total")
+        .expect("http_server_requests_total is exposed");
+    assert_eq!(requests.kind, "counter");
+    for sample in &requests.samples {
+        let keys: BTreeSet<&str> = sample.labels.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            BTreeSet::from(["method", "route", "status_class"]),
+            "{sample:?}"
+        );
+        let class = &sample.labels["status_class"];
+        assert!(
+            ["1xx", "2xx", "3xx", "4xx", "5xx"].contains(&class.as_str()),
+            "{sample:?}"
+        );
+    }
+    let served = value_of(
+        &backend,
+        "http_server_requests_total",
+        &[
+            ("route", "/api/v1/chat"),
+            ("method", "POST"),
+            ("status_class", "2xx"),
+        ],
+    );
+    assert!(
+        served.is_some_and(|v| v >= 1.0),
+        "the served chat is counted: {served:?}"
+    );
+    let rejected = value_of(
+        &backend,
+        "http_server_requests_total",
+        &[
+            ("route", "/api/v1/chat"),
+            ("method", "POST"),
+            ("status_class", "4xx"),
+        ],
+    );
+    assert!(
+        rejected.is_some_and(|v| v >= 1.0),
+        "the 401 is counted: {rejected:?}"
+    );
+    // Three different unknown paths are one bounded series, never three raw paths.
+    let unmatched = value_of(
+        &backend,
+        "http_server_requests_total",
+        &[
+            ("route", "unmatched"),
+            ("method", "GET"),
+            ("status_class", "4xx"),
+        ],
+    );
+    assert!(
+        unmatched.is_some_and(|v| v >= 3.0),
+        "unknown routes: {unmatched:?}"
+    );
+    for sample in backend.samples() {
+        for value in sample.labels.values() {
+            assert!(
+                !value.contains("raw-path-marker"),
+                "raw path as a label: {sample:?}"
+            );
+        }
+    }
+
+    let duration = backend
+        .family("http_server_request_duration_seconds")
+        .expect("the latency histogram is exposed");
+    assert_eq!(duration.kind, "histogram");
+    let bounds: BTreeSet<&str> = duration
+        .samples
+        .iter()
+        .filter_map(|s| s.labels.get("le").map(String::as_str))
+        .collect();
+    for bound in ["0.005", "0.1", "1", "2.5", "10", "+Inf"] {
+        assert!(bounds.contains(bound), "bucket le={bound} in {bounds:?}");
+    }
+
+    let errors = backend
+        .family("http_server_errors_total")
+        .expect("http_server_errors_total is exposed");
+    assert_eq!(errors.kind, "counter");
+    for code in ["AUTH_REQUIRED", "NOT_FOUND"] {
+        let count = value_of(&backend, "http_server_errors_total", &[("code", code)]);
+        assert!(count.is_some_and(|v| v >= 1.0), "{code}: {count:?}");
+    }
+
+    let tools = backend
+        .family("stanchion_tools_enabled")
+        .expect("stanchion_tools_enabled is exposed");
+    assert_eq!(tools.kind, "gauge");
+    assert!(!tools.samples.is_empty());
+    for sample in &tools.samples {
+        assert!(sample.labels.contains_key("tool"), "{sample:?}");
+        assert!(sample.value == 0.0 || sample.value == 1.0, "{sample:?}");
+    }
+
+    // The agent's own recorder saw the forwarded chat, under its own route.
+    let agent = scrape(&client, &system.agent).await;
+    let forwarded = value_of(
+        &agent,
+        "http_server_requests_total",
+        &[
+            ("route", "/v1/chat"),
+            ("method", "POST"),
+            ("status_class", "2xx"),
+        ],
+    );
+    assert!(
+        forwarded.is_some_and(|v| v >= 1.0),
+        "agent chat: {forwarded:?}"
+    );
+    // And the backend's routes are not in the agent's metrics: each service has its recorder.
+    assert!(
+        agent.samples().all(|s| s
+            .labels
+            .get("route")
+            .is_none_or(|r| !r.starts_with("/api/"))),
+        "the agent's metrics show the backend's routes"
+    );
+}
+
+#[tokio::test]
+async fn health_endpoints_answer_health_json() {
+    let _guard = common::init();
+    let system = start_system();
+    let client = Client::new();
+    for (server, paths) in [
+        (&system.backend, &["/livez", "/readyz", "/health"][..]),
+        (&system.agent, &["/livez", "/readyz"][..]),
+    ] {
+        for path in paths {
+            let reply = client.get(&server.url(path), &[]).await;
+            assert_eq!(
+                reply.status,
+                200,
+                "{} {path}: {}",
+                server.name,
+                reply.text()
+            );
+            let content_type = reply.headers["content-type"].to_str().unwrap_or_default();
+            assert!(
+                content_type.starts_with("application/health+json"),
+                "{} {path}: {content_type}",
+                server.name
+            );
+            let report = reply.json();
+            let status = report["status"].as_str().unwrap_or_default();
+            assert!(
+                status == "pass" || status == "warn",
+                "{} {path}: {report}",
+                server.name
+            );
+        }
+    }
+    let ready = client.get(&system.backend.url("/readyz"), &[]).await.json();
+    assert_eq!(ready["checks"]["agent"][0]["status"], "pass", "{ready}");
+    let checks = ready["checks"].as_object().expect("checks is a map");
+    assert!(checks.len() >= 3, "config, tools and agent checks: {ready}");
+    for (name, results) in checks {
+        for result in results.as_array().expect("each check is a list") {
+            let status = result["status"].as_str().unwrap_or_default();
+            assert!(
+                ["pass", "warn", "fail"].contains(&status),
+                "{name}: {result}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_prometheus_parser_accepts_the_format() {
+    let text = "# HELP requests_total Requests.\n# TYPE requests_total counter\n\
+                requests_total{route=\"/a\",method=\"GET\"} 3\nrequests_total{route=\"q\\\"x\\\\\\n\"} 1 1700000000\n\
+                # TYPE latency_seconds histogram\n\
+                latency_seconds_bucket{le=\"0.5\"} 1\nlatency_seconds_bucket{le=\"+Inf\"} 2\n\
+                latency_seconds_sum 0.9\nlatency_seconds_count 2\n\
+                # TYPE up gauge\nup NaN\n";
+    let exposition = prometheus::parse(text).expect("valid text");
+    assert_eq!(exposition.families.len(), 3);
+    assert_eq!(
+        exposition.family("requests_total").expect("parsed").samples[1].labels["route"],
+        "q\"x\\\n"
+    );
+}
+
+#[test]
+fn the_prometheus_parser_rejects_what_the_format_forbids() {
+    let cases = [
+        ("no TYPE", "requests_total 1\n"),
+        ("bad name", "# TYPE 1abc counter\n1abc 1\n"),
+        ("bad label name", "# TYPE a counter\na{1x=\"y\"} 1\n"),
+        ("unquoted label", "# TYPE a counter\na{x=y} 1\n"),
+        ("bad escape", "# TYPE a counter\na{x=\"\\t\"} 1\n"),
+        ("bad value", "# TYPE a counter\na 1,5\n"),
+        ("inf spelled Rust's way", "# TYPE a gauge\na inf\n"),
+        ("negative counter", "# TYPE a counter\na -1\n"),
+        ("two spaces", "# TYPE a counter\na  1\n"),
+        ("trailing text", "# TYPE a counter\na 1 2 3\n"),
+        ("unknown type", "# TYPE a meter\na 1\n"),
+        ("second TYPE", "# TYPE a counter\n# TYPE a counter\na 1\n"),
+        (
+            "split group",
+            "# TYPE a counter\na 1\n# TYPE b gauge\nb 1\na{x=\"y\"} 2\n",
+        ),
+        ("no final newline", "# TYPE a counter\na 1"),
+        ("repeated label", "# TYPE a counter\na{x=\"1\",x=\"2\"} 1\n"),
+        (
+            "histogram without +Inf",
+            "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n",
+        ),
+        (
+            "histogram +Inf != count",
+            "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 1\n",
+        ),
+        (
+            "histogram not cumulative",
+            "# TYPE h histogram\nh_bucket{le=\"1\"} 3\nh_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 2\n",
+        ),
+        (
+            "histogram without sum",
+            "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_count 2\n",
+        ),
+    ];
+    for (what, text) in cases {
+        assert!(
+            prometheus::parse(text).is_err(),
+            "{what}: accepted {text:?}"
+        );
+    }
+}
