@@ -422,6 +422,54 @@ async fn hostile_request_ids_are_replaced_and_the_envelope_carries_the_replaceme
     }
 }
 
+#[tokio::test]
+async fn a_handler_slower_than_the_stack_timeout_is_a_request_timeout_envelope() {
+    use axum::{Router, routing::get};
+    let _guard = common::init();
+    let router = Router::new()
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                "too late"
+            }),
+        )
+        .layer(stanchion::Stack::new().with_timeout(Duration::from_millis(100)));
+    let server = start_router("sluggish", router);
+    let reply = Client::new().get(&server.url("/slow"), &[]).await;
+    assert_envelope(&reply, 408, Some("REQUEST_TIMEOUT"));
+    assert!(!reply.text().contains("too late"));
+}
+
+#[tokio::test]
+async fn the_agent_envelopes_its_own_errors() {
+    let _guard = common::init();
+    let agent = common::start_agent();
+    let client = Client::new();
+    let url = agent.url("/v1/chat");
+    let json = ("content-type", "application/json");
+    let reply = client.get(&agent.url("/v1/nope"), &[]).await;
+    assert_envelope(&reply, 404, Some("NOT_FOUND"));
+    let reply = client.get(&url, &[]).await;
+    assert_envelope(&reply, 405, Some("METHOD_NOT_ALLOWED"));
+    let reply = client.post(&url, &[json], "{not json").await;
+    assert_envelope(&reply, 400, Some("VALIDATION_ERROR"));
+    let reply = client.post(&url, &[json], "{}").await;
+    let body = assert_envelope(&reply, 400, Some("VALIDATION_ERROR"));
+    assert_eq!(violated_fields(&body), ["prompt"], "{body}");
+    let reply = client
+        .post(&url, &[("content-type", "text/plain")], chat_body("hi"))
+        .await;
+    assert_envelope(&reply, 415, Some("UNSUPPORTED_MEDIA_TYPE"));
+    // The agent trusts the hop's ID (the backend validated it at the edge) and echoes it in
+    // the envelope.
+    let reply = client
+        .post(&url, &[json, ("x-request-id", "from-the-backend-42")], "{}")
+        .await;
+    assert_envelope(&reply, 400, Some("VALIDATION_ERROR"));
+    assert_eq!(reply.request_id(), "from-the-backend-42");
+}
+
 async fn explode() -> &'static str {
     panic!("handler exploded: password=hunter2-marker");
 }

@@ -185,3 +185,34 @@ async fn a_valid_client_id_is_never_split_across_services() {
         }
     }
 }
+
+#[tokio::test]
+async fn without_an_agent_url_the_backend_alone_is_the_whole_system() {
+    let _guard = common::init();
+    // What `cargo run -p example-backend` does: no AGENT_URL, so the backend starts the agent
+    // in-process on a free loopback port (its lines go to stdout, not to this capture).
+    let backend = common::spawn_server("backend", |metrics| {
+        let config = example_backend::BackendConfig::from_vars([("APP_ENV", "development")])
+            .expect("the backend's example configuration loads")
+            .with_metrics(metrics);
+        assert_eq!(config.agent_url(), None);
+        let redactor = config.redactor();
+        let serve: common::Serve = Box::new(move |listener, shutdown| {
+            Box::pin(example_backend::serve(listener, config, shutdown))
+        });
+        (redactor, serve)
+    });
+    let client = Client::new();
+    let ready = client.get(&backend.url("/readyz"), &[]).await;
+    assert_eq!(ready.status, 200, "{}", ready.text());
+    let (name, value) = bearer(&token("ana"));
+    let reply = client
+        .post(
+            &backend.url("/api/v1/chat"),
+            &[(name, &value), ("content-type", "application/json")],
+            chat_body("hello"),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert!(reply.json()["answer"].is_string());
+}

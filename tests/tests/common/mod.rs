@@ -73,7 +73,7 @@ pub fn config_dir(example: &str) -> PathBuf {
 
 type BoxedServe = Pin<Box<dyn Future<Output = io::Result<()>>>>;
 type Shutdown = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
-type Serve = Box<dyn FnOnce(TcpListener, Shutdown) -> BoxedServe>;
+pub type Serve = Box<dyn FnOnce(TcpListener, Shutdown) -> BoxedServe>;
 
 /// One in-process server on its own thread. Dropping it asks it to shut down; the thread is
 /// detached (graceful shutdown may wait on idle connections the test runtime still holds).
