@@ -12,7 +12,8 @@ use stanchion_request_id::{RequestId, RequestIdLayer, TrustPolicy};
 use crate::{
     AgentConfig,
     config::{MODEL_TOOL, QUERIES_PER_MINUTE_VAR, QUOTA_TOOL},
-    model::{LocalModel, QueryQuota, validate_prompt},
+    model::{QueryQuota, validate_prompt},
+    provider::Model,
 };
 
 /// The header the backend names the caller in (a trusted internal hop, like the request ID).
@@ -39,7 +40,7 @@ pub struct ChatResponse {
 
 struct AgentState {
     config: Arc<ConfigService>,
-    model: LocalModel,
+    model: Model,
     quota: Option<QueryQuota>,
 }
 
@@ -57,7 +58,7 @@ fn app(config: &AgentConfig, metrics: Metrics) -> Router {
         .map(QueryQuota::per_minute);
     let state = Arc::new(AgentState {
         config: Arc::clone(config.config()),
-        model: LocalModel::new(),
+        model: config.model().clone(),
         quota,
     });
     let model_config = Arc::clone(config.config());
@@ -130,7 +131,16 @@ async fn chat(
             return Err(error);
         }
     }
-    let answer = state.model.answer(&request.prompt);
+    let answer = match state.model.answer(&request.prompt).await {
+        Ok(answer) => answer,
+        Err(error) => {
+            // The cause is ours (a transport error, the provider's status): logs only.
+            let cause = std::error::Error::source(&error)
+                .map_or_else(|| "none recorded".to_owned(), ToString::to_string);
+            tracing::warn!(errorCode = error.code().name(), cause = %cause, "model call failed");
+            return Err(error);
+        }
+    };
     tracing::info!(
         promptChars = request.prompt.chars().count(),
         answerChars = answer.chars().count(),

@@ -10,6 +10,8 @@ use std::{
 };
 
 use stanchion::Metrics;
+
+use crate::provider::Model;
 use stanchion_config::{ConfigLoader, ConfigService, LoadError, Snapshot};
 use stanchion_redact::Redactor;
 
@@ -183,6 +185,7 @@ pub struct AgentConfig {
     config: Arc<ConfigService>,
     redactor: Redactor,
     metrics: Option<Metrics>,
+    model: Model,
 }
 
 impl AgentConfig {
@@ -224,11 +227,13 @@ impl AgentConfig {
             .filter(|dir| !dir.is_empty())
             .map_or_else(default_config_dir, PathBuf::from);
         let config = start_config(&vars, &dir, &redactor)?;
+        let model = Model::from_snapshot(&config.snapshot())?;
         Ok(Self {
             addr,
             config,
             redactor,
             metrics: None,
+            model,
         })
     }
 
@@ -251,6 +256,11 @@ impl AgentConfig {
     /// The metrics handle given with [`with_metrics`](Self::with_metrics).
     pub fn metrics(&self) -> Option<&Metrics> {
         self.metrics.as_ref()
+    }
+
+    /// The model `MODEL_PROVIDER` selected.
+    pub fn model(&self) -> &Model {
+        &self.model
     }
 
     /// Where [`crate::spawn_on_thread`] and the binary listen.
@@ -302,6 +312,22 @@ mod tests {
         let message = error.to_string();
         assert!(message.contains("critical tool `model`"), "{message}");
         assert!(message.contains("MODEL_API_KEY") && message.contains("MODEL_PROVIDER"));
+    }
+
+    #[test]
+    fn an_http_provider_needs_an_endpoint() {
+        let error = AgentConfig::from_vars([("MODEL_PROVIDER", "http")]).expect_err("refused");
+        assert_eq!(
+            error.to_string(),
+            "MODEL_ENDPOINT: must be an http:// URL when MODEL_PROVIDER=http"
+        );
+        let config = AgentConfig::from_vars([
+            ("MODEL_PROVIDER", "http"),
+            ("MODEL_ENDPOINT", "http://127.0.0.1:9/v1/answer"),
+        ])
+        .expect("starts");
+        assert!(matches!(config.model(), Model::Remote(_)));
+        assert!(!format!("{:?}", config.model()).contains("dev-only-local-model-key"));
     }
 
     #[test]

@@ -29,7 +29,10 @@
 //!   `config` and `model`), `GET /metrics` (Prometheus text).
 //! - Errors are Stanchion envelopes; the agent's own codes are [`SHARED_CODES`]:
 //!   `SUBSCRIPTION_QUERY_LIMIT` (429, `Retry-After`) when a user exceeds
-//!   `AGENT_QUERIES_PER_MINUTE` (default 60), which the backend forwards as is.
+//!   `AGENT_QUERIES_PER_MINUTE` (default 60), which the backend forwards as is;
+//!   `MODEL_PROVIDER_CONNECT_FAILED` (502) when a remote provider (`MODEL_PROVIDER=http`,
+//!   `MODEL_ENDPOINT`) cannot be reached, which the backend does not forward
+//!   (`UPSTREAM_ERROR`).
 //! - Environment: `AGENT_ADDR` (default `127.0.0.1:8081`), `AGENT_CONFIG_DIR` (default this
 //!   crate's `config/`), `APP_ENV`, `RUST_LOG`, and the variables of `config/tools.toml`.
 //!
@@ -39,7 +42,9 @@
 //!   [`AgentConfig::from_env`] fails with every reason.
 //! - **The model key never reaches a log.** Every secret the configuration loads is
 //!   registered with the agent's redactor, which filters every log line.
-//! - **Deterministic answers.** [`LocalModel`] uses no network and no randomness.
+//! - **Deterministic answers by default.** With `MODEL_PROVIDER=local` (the shipped
+//!   configuration), [`LocalModel`] uses no network and no randomness. `MODEL_PROVIDER=http`
+//!   sends the prompt to `MODEL_ENDPOINT` with `MODEL_API_KEY` as a bearer token instead.
 //! - **One thread per service.** [`spawn_on_thread`] runs the agent on its own thread with a
 //!   current-thread runtime and its own thread-default subscriber, so a backend (or a test)
 //!   can host it in-process while each service's logs stay apart.
@@ -48,6 +53,7 @@ mod app;
 pub mod codes;
 mod config;
 mod model;
+mod provider;
 pub mod runner;
 
 use std::io;
@@ -68,6 +74,7 @@ pub use crate::{
         start_config,
     },
     model::{LocalModel, MAX_PROMPT_CHARS, QueryQuota, validate_prompt},
+    provider::{API_KEY_VAR, ENDPOINT_VAR, Model, PROVIDER_VAR, RemoteModel, TIMEOUT_VAR},
     runner::{ServiceThread, Shutdown},
 };
 

@@ -224,3 +224,70 @@ async fn health_and_metrics_endpoints() {
     );
     assert!(!metrics.text.contains("dev-only-local-model-key"));
 }
+
+/// A fake remote model provider: answers only when the bearer is the configured key.
+fn fake_provider() -> ServiceThread {
+    use axum::{Router, http::HeaderMap, routing::post};
+    let router = Router::new().route(
+        "/v1/answer",
+        post(|headers: HeaderMap| async move {
+            let expected = "Bearer dev-only-local-model-key-not-a-secret";
+            if headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected) {
+                (
+                    http::StatusCode::OK,
+                    axum::Json(serde_json::json!({"answer": "remote says hi"})),
+                )
+            } else {
+                (
+                    http::StatusCode::UNAUTHORIZED,
+                    axum::Json(serde_json::json!({"error": "bad key"})),
+                )
+            }
+        }),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let subscriber = stanchion::Telemetry::new("provider").build(std::io::sink);
+    ServiceThread::spawn(
+        "provider",
+        listener,
+        subscriber,
+        move |listener, shutdown| async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+        },
+    )
+    .expect("provider")
+}
+
+#[tokio::test]
+async fn a_remote_provider_gets_the_key_and_its_connect_failure_has_its_own_code() {
+    let provider = fake_provider();
+    let endpoint = format!("{}/v1/answer", provider.base_url());
+    let (agent, logs) = start(&[("MODEL_PROVIDER", "http"), ("MODEL_ENDPOINT", &endpoint)]);
+    let ask = || {
+        chat()
+            .body(body(serde_json::json!({"prompt": "hello"})))
+            .expect("request")
+    };
+    let reply = send(&agent, ask()).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["answer"], "remote says hi");
+
+    provider.shutdown().expect("provider stops");
+    let down = send(&agent, ask()).await;
+    assert_eq!(down.status, 502, "{}", down.body);
+    assert_eq!(down.body["error"]["code"], "MODEL_PROVIDER_CONNECT_FAILED");
+    assert!(!down.text.contains("127.0.0.1"), "{}", down.text);
+    agent.shutdown().expect("agent stops");
+    let failed = logs
+        .json_lines()
+        .into_iter()
+        .find(|line| line["message"] == "model call failed")
+        .expect("the failure is logged");
+    assert_eq!(failed["errorCode"], "MODEL_PROVIDER_CONNECT_FAILED");
+    assert!(
+        !logs.contents().contains("dev-only-local-model-key"),
+        "the key leaked"
+    );
+}

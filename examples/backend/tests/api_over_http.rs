@@ -383,7 +383,10 @@ async fn the_agents_query_limit_is_forwarded_as_is() {
 async fn training_plans_follow_the_plan_claim_and_tools_show_no_values() {
     let (backend, _) = backend("http://127.0.0.1:9", Duration::from_millis(100));
     let base = backend.base_url();
-    let pro = format!("Bearer {}", mint_token(SECRET, "ana-5d1c", 300).expect("token"));
+    let pro = format!(
+        "Bearer {}",
+        mint_token(SECRET, "ana-5d1c", 300).expect("token")
+    );
     let free = format!(
         "Bearer {}",
         mint_token_with_plan(SECRET, "bo", 300, Some("free")).expect("token")
@@ -468,4 +471,20 @@ fn without_an_agent_url_the_backend_starts_one_in_process() {
         .find(|line| line["message"] == "backend listening")
         .expect("a start event");
     assert_eq!(listening["inProcessAgent"], true);
+}
+
+#[tokio::test]
+async fn the_agents_own_provider_failure_is_not_forwarded() {
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr")
+    };
+    let endpoint = format!("http://{closed}/v1/answer");
+    let (agent, _) = agent(&[("MODEL_PROVIDER", "http"), ("MODEL_ENDPOINT", &endpoint)]);
+    let (backend, _) = backend(&agent.base_url(), Duration::from_secs(10));
+    let token = mint_token(SECRET, "ana", 300).expect("token");
+    let reply = chat(&backend.base_url(), &token, "hello").await;
+    // The agent says MODEL_PROVIDER_CONNECT_FAILED; the shared taxonomy does not mark it
+    // forwardable, so the backend's caller sees an upstream code.
+    assert_eq!((reply.status, reply.code()), (502, "UPSTREAM_ERROR"));
 }
