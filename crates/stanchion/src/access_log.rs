@@ -10,6 +10,7 @@ use std::{
 };
 
 use http::{Extensions, Method, Request, Response};
+use metrics::Label;
 use pin_project_lite::pin_project;
 use stanchion_errors::RenderedError;
 use tower_layer::Layer;
@@ -252,13 +253,9 @@ fn record<B>(facts: &Facts, response: &Response<B>) {
         );
     }
 
-    let labels = [
-        ("route", route.to_owned()),
-        ("method", method_label(&facts.method).to_owned()),
-        ("status_class", status_class(status.as_u16()).to_owned()),
-    ];
-    metrics::counter!(HTTP_REQUESTS_TOTAL, &labels).increment(1);
-    metrics::histogram!(HTTP_REQUEST_DURATION_SECONDS, &labels).record(elapsed.as_secs_f64());
+    let labels = request_labels(route, &facts.method, status_class(status.as_u16()));
+    metrics::counter!(HTTP_REQUESTS_TOTAL, labels.clone()).increment(1);
+    metrics::histogram!(HTTP_REQUEST_DURATION_SECONDS, labels).record(elapsed.as_secs_f64());
     if let Some(code) = error_code {
         metrics::counter!(HTTP_ERRORS_TOTAL, "code" => code).increment(1);
     }
@@ -275,13 +272,21 @@ fn record_failure(facts: &Facts) {
         userId = facts.user.take().as_deref(),
         "request failed without a response"
     );
-    let labels = [
-        ("route", route.to_owned()),
-        ("method", method_label(&facts.method).to_owned()),
-        ("status_class", "error".to_owned()),
-    ];
-    metrics::counter!(HTTP_REQUESTS_TOTAL, &labels).increment(1);
-    metrics::histogram!(HTTP_REQUEST_DURATION_SECONDS, &labels).record(elapsed.as_secs_f64());
+    let labels = request_labels(route, &facts.method, "error");
+    metrics::counter!(HTTP_REQUESTS_TOTAL, labels.clone()).increment(1);
+    metrics::histogram!(HTTP_REQUEST_DURATION_SECONDS, labels).record(elapsed.as_secs_f64());
+}
+
+/// The bounded labels of the request metrics.
+///
+/// PERF: the method and status class are `&'static str` labels (no allocation); the route is
+/// the one owned copy.
+fn request_labels(route: &str, method: &Method, status_class: &'static str) -> Vec<Label> {
+    vec![
+        Label::new("route", route.to_owned()),
+        Label::new("method", method_label(method)),
+        Label::new("status_class", status_class),
+    ]
 }
 
 /// Displays an error and its sources, `outer: inner: innermost`.
