@@ -179,13 +179,25 @@ fn check_critical(snapshot: &Snapshot) -> Result<(), StartError> {
 
 /// The agent's configuration. Build it with [`from_env`](Self::from_env) (a service) or
 /// [`from_vars`](Self::from_vars) (tests: the real environment is then not read at all).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AgentConfig {
     addr: SocketAddr,
     config: Arc<ConfigService>,
     redactor: Redactor,
     metrics: Option<Metrics>,
     model: Model,
+}
+
+impl fmt::Debug for AgentConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // SECURITY and size: the redactor's matcher holds every secret; show a summary.
+        f.debug_struct("AgentConfig")
+            .field("addr", &self.addr)
+            .field("config_env", &self.config.snapshot().env())
+            .field("model", &self.model)
+            .field("metrics", &self.metrics.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl AgentConfig {

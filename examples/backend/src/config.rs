@@ -2,6 +2,7 @@
 //! configuration service), with the production checks.
 
 use std::{
+    fmt,
     net::SocketAddr,
     path::{Path, PathBuf},
     sync::Arc,
@@ -47,7 +48,7 @@ pub fn default_config_dir() -> PathBuf {
 
 /// The backend's configuration. Build it with [`from_env`](Self::from_env) (a service) or
 /// [`from_vars`](Self::from_vars) (tests: the real environment is then not read at all).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct BackendConfig {
     addr: SocketAddr,
     env: Env,
@@ -56,6 +57,20 @@ pub struct BackendConfig {
     agent_url: Option<String>,
     agent_timeout: Duration,
     metrics: Option<Metrics>,
+}
+
+impl fmt::Debug for BackendConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // SECURITY and size: the redactor's matcher holds every secret; show a summary.
+        f.debug_struct("BackendConfig")
+            .field("addr", &self.addr)
+            .field("env", &self.env)
+            .field("config_env", &self.config.snapshot().env())
+            .field("agent_url", &self.agent_url)
+            .field("agent_timeout", &self.agent_timeout)
+            .field("metrics", &self.metrics.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl BackendConfig {
