@@ -112,3 +112,39 @@ async fn metrics_parse_as_prometheus_text_with_bounded_labels_and_a_2_5_s_bucket
         .map(|s| s.value);
     assert_eq!(count, Some(3.0));
 }
+
+#[tokio::test]
+async fn audit_mode_passes_plain_errors_through_and_counts_them() {
+    let metrics = Metrics::for_current_thread();
+    let router = Router::new()
+        .route(
+            "/legacy",
+            get(|| async { (http::StatusCode::CONFLICT, "plain text conflict") }),
+        )
+        .merge(metrics.clone().route())
+        .layer(Stack::new().with_guard_mode(stanchion::errors::GuardMode::Audit));
+    let addr = serve(router).await;
+    let reply = http_get(addr, "/legacy").await;
+    assert_eq!(reply.status, 409);
+    assert_eq!(
+        reply.text(),
+        "plain text conflict",
+        "audit mode rewrites nothing"
+    );
+
+    let (samples, _) = parse_prometheus(&metrics.render());
+    let violations = samples
+        .iter()
+        .find(|s| {
+            s.name == "stanchion_guard_violations_total"
+                && s.label("mode") == Some("audit")
+                && s.label("status") == Some("409")
+        })
+        .map(|s| s.value);
+    assert_eq!(violations, Some(1.0));
+    let requests = samples
+        .iter()
+        .find(|s| s.name == "http_server_requests_total" && s.label("route") == Some("/legacy"))
+        .map(|s| (s.label("status_class").map(str::to_owned), s.value));
+    assert_eq!(requests, Some((Some("4xx".to_owned()), 1.0)));
+}
