@@ -45,7 +45,9 @@ async fn handler<B>(request: Request<B>) -> Result<Response<Body>, Infallible> {
 }
 
 fn request(path: &str) -> Request<Body> {
-    Request::get(path).body(Body::default()).expect("valid request")
+    Request::get(path)
+        .body(Body::default())
+        .expect("valid request")
 }
 
 fn call<S, B>(service: &mut S, request: Request<Body>) -> Response<B>
@@ -123,7 +125,10 @@ fn bench(c: &mut Criterion) {
         assert_eq!(body_of(ok), "ok");
         let missing = call(&mut stanchion, request("/missing"));
         assert_eq!(missing.status(), 404);
-        let id = missing.headers()["x-request-id"].to_str().expect("ASCII").to_owned();
+        let id = missing.headers()["x-request-id"]
+            .to_str()
+            .expect("ASCII")
+            .to_owned();
         let body: serde_json::Value =
             serde_json::from_slice(&body_of(missing)).expect("an envelope");
         assert_eq!(body["error"]["code"], "NOT_FOUND");

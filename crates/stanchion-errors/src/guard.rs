@@ -214,13 +214,9 @@ struct ErrorFacts {
 
 impl RequestFacts {
     fn resolve(self) -> ErrorFacts {
-        let mut accept = HeaderMap::new();
-        if let Some(value) = self.accept {
-            accept.insert(header::ACCEPT, value);
-        }
         ErrorFacts {
             mode: self.mode,
-            format: Format::negotiate(&accept),
+            format: Format::from_accept(self.accept.iter()),
             request_id: self.inbound_id.resolve(),
         }
     }
@@ -297,7 +293,7 @@ fn rerender_if_needed<B>(
         error = error.with_request_id(facts.request_id.clone().unwrap_or_default());
     }
     let (parts, _) = response.into_parts();
-    build(parts, &error, facts.format)
+    build(parts, error, facts.format)
 }
 
 fn envelope_for<B>(response: Response<B>, facts: &ErrorFacts) -> Response<GuardBody<B>> {
@@ -322,14 +318,14 @@ fn envelope_for<B>(response: Response<B>, facts: &ErrorFacts) -> Response<GuardB
     {
         error = error.with_retry_after(std::time::Duration::from_secs(secs));
     }
-    build(parts, &error, facts.format)
+    build(parts, error, facts.format)
 }
 
 /// Replaces the body of `parts` with `error`'s, keeping every header that does not describe the
 /// old body (CORS, caching, cookies, the request ID ...).
 fn build<B>(
     mut parts: http::response::Parts,
-    error: &ApiError,
+    error: ApiError,
     format: Format,
 ) -> Response<GuardBody<B>> {
     strip_body_headers(&mut parts.headers);
@@ -341,7 +337,7 @@ fn build<B>(
     parts.status = error.status();
     parts
         .extensions
-        .insert(RenderedError(std::sync::Arc::new(error.clone())));
+        .insert(RenderedError(std::sync::Arc::new(error)));
     Response::from_parts(parts, GuardBody::envelope(body))
 }
 

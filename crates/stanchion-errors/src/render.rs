@@ -30,9 +30,12 @@ impl Format {
     /// The format a request asks for: `Problem` when its `Accept` header names
     /// `application/problem+json` with a non-zero quality, `Envelope` otherwise.
     pub fn negotiate(request_headers: &HeaderMap) -> Self {
-        let wants_problem = request_headers
-            .get_all(header::ACCEPT)
-            .iter()
+        Self::from_accept(request_headers.get_all(header::ACCEPT).iter())
+    }
+
+    /// The format asked for by these `Accept` header values.
+    pub(crate) fn from_accept<'a>(accept: impl Iterator<Item = &'a HeaderValue>) -> Self {
+        let wants_problem = accept
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(','))
             .any(|item| {
