@@ -298,14 +298,64 @@ fn millis(elapsed: std::time::Duration) -> f64 {
 /// Displays an error and its sources, `outer: inner: innermost`.
 struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
 
+/// The longest cause written into an access line: a cause can quote the caller's input (serde's
+/// text does), and a log line is no place for a megabyte of it.
+const MAX_CAUSE_LEN: usize = 1024;
+
 impl fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
+        // Many errors print their source in their own message (axum's rejections do), so a
+        // source whose text is already written is skipped instead of repeated.
+        let mut text = self.0.to_string();
         let mut source = self.0.source();
         while let Some(error) = source {
-            write!(f, ": {error}")?;
+            let next = error.to_string();
+            if !text.contains(&next) {
+                text.push_str(": ");
+                text.push_str(&next);
+            }
             source = error.source();
         }
-        Ok(())
+        if text.len() > MAX_CAUSE_LEN {
+            let mut end = MAX_CAUSE_LEN;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+            text.push('…');
+        }
+        f.write_str(&text)
+    }
+}
+
+#[cfg(test)]
+mod error_chain_tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+    impl fmt::Display for Outer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "outer: {}", self.0)
+        }
+    }
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_source_already_in_the_message_is_not_repeated() {
+        let error = Outer(std::io::Error::other("inner text"));
+        assert_eq!(ErrorChain(&error).to_string(), "outer: inner text");
+    }
+
+    #[test]
+    fn a_long_cause_is_capped_on_a_char_boundary() {
+        let error = std::io::Error::other("é".repeat(MAX_CAUSE_LEN));
+        let text = ErrorChain(&error).to_string();
+        assert!(text.len() <= MAX_CAUSE_LEN + "…".len(), "{}", text.len());
+        assert!(text.ends_with('…'));
     }
 }
