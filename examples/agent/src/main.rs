@@ -25,36 +25,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("agent: cannot start the runtime: {error}");
-            return ExitCode::from(1);
-        }
-    };
-    runtime.block_on(async move {
-        let addr = config.addr();
-        let listener = match tokio::net::TcpListener::bind(addr).await {
-            Ok(listener) => listener,
-            Err(error) => {
-                eprintln!("agent: cannot listen on {addr}: {error}");
-                return ExitCode::from(1);
-            }
-        };
-        eprintln!("agent: listening on http://{addr}");
-        let shutdown = async {
-            // Without a signal handler the process still stops on SIGINT, just not gracefully.
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        match serve(listener, config, shutdown).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("agent: {error}");
-                ExitCode::from(1)
-            }
-        }
+    let addr = config.addr();
+    example_agent::runner::run_until_ctrl_c("agent", addr, |listener, shutdown| {
+        serve(listener, config, shutdown)
     })
 }

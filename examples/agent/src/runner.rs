@@ -139,3 +139,49 @@ impl Drop for ServiceThread {
         let _ = self.stop_and_join();
     }
 }
+
+/// The shutdown signal a binary's `main` hands to `serve`: Ctrl-C.
+pub type CtrlC = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// The rest of a service binary's `main` once its configuration is loaded: a multi-thread
+/// runtime, a listener on `addr`, and `serve` until Ctrl-C. Failures are printed as
+/// `<name>: ...` and give exit code 1.
+pub fn run_until_ctrl_c<F, Fut>(name: &str, addr: SocketAddr, serve: F) -> std::process::ExitCode
+where
+    F: FnOnce(tokio::net::TcpListener, CtrlC) -> Fut,
+    Fut: Future<Output = io::Result<()>>,
+{
+    use std::process::ExitCode;
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("{name}: cannot start the runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                eprintln!("{name}: cannot listen on {addr}: {error}");
+                return ExitCode::from(1);
+            }
+        };
+        eprintln!("{name}: listening on http://{addr}");
+        let shutdown: CtrlC = Box::pin(async {
+            // Without a signal handler the process still stops on SIGINT, just not gracefully.
+            let _ = tokio::signal::ctrl_c().await;
+        });
+        match serve(listener, shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("{name}: {error}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
