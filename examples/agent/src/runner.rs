@@ -92,6 +92,27 @@ impl ServiceThread {
         })
     }
 
+    /// Serves `router` on a free loopback port on its own thread, logging nowhere: a stand-in
+    /// peer for tests (a fake agent, a fake model provider).
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn), and when no loopback port can be bound.
+    pub fn serve_router(name: &str, router: axum::Router) -> io::Result<Self> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let subscriber = stanchion::Telemetry::new(name).build(std::io::sink);
+        Self::spawn(
+            name,
+            listener,
+            subscriber,
+            move |listener, shutdown| async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            },
+        )
+    }
+
     /// The address the service listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr

@@ -245,19 +245,7 @@ fn fake_provider() -> ServiceThread {
             }
         }),
     );
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let subscriber = stanchion::Telemetry::new("provider").build(std::io::sink);
-    ServiceThread::spawn(
-        "provider",
-        listener,
-        subscriber,
-        move |listener, shutdown| async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-        },
-    )
-    .expect("provider")
+    ServiceThread::serve_router("provider", router).expect("provider")
 }
 
 #[tokio::test]

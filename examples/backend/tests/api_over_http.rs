@@ -56,19 +56,7 @@ fn backend(agent_url: &str, timeout: Duration) -> (ServiceThread, CapturedLogs) 
 
 /// A fake agent: a real server answering `/v1/chat` with `router`'s behaviour.
 fn fake_agent(router: Router) -> ServiceThread {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let subscriber = stanchion::Telemetry::new("fake-agent").build(std::io::sink);
-    ServiceThread::spawn(
-        "fake-agent",
-        listener,
-        subscriber,
-        move |listener, shutdown| async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-        },
-    )
-    .expect("fake agent")
+    ServiceThread::serve_router("fake-agent", router).expect("fake agent")
 }
 
 async fn send(
