@@ -337,7 +337,10 @@ mod tests {
         std::fs::write(&path, "a-production-model-key-from-the-platform\n").expect("write");
         let config = AgentConfig::from_vars([
             ("APP_ENV", "production"),
-            ("MODEL_API_KEY_FILE", path.to_str().expect("utf-8 temp path")),
+            (
+                "MODEL_API_KEY_FILE",
+                path.to_str().expect("utf-8 temp path"),
+            ),
         ])
         .expect("production starts following the docs");
         assert!(config.config().snapshot().is_enabled(MODEL_TOOL));

@@ -270,7 +270,10 @@ mod tests {
             assert!(text.contains(&line), "{file}");
         }
         let shared = std::fs::read_to_string(default_config_dir().join(".env")).expect(".env");
-        assert!(!shared.contains(DEVELOPMENT_JWT_SECRET), "read in every environment");
+        assert!(
+            !shared.contains(DEVELOPMENT_JWT_SECRET),
+            "read in every environment"
+        );
         let config = BackendConfig::from_vars([(ADDR_VAR, "127.0.0.1:0")]).expect("loads");
         assert_eq!(
             config.jwt_secret().as_deref(),
