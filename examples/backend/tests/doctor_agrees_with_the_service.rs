@@ -14,13 +14,15 @@ fn every_start_refusal_is_a_doctor_failure_with_the_same_reason() {
     let secret_file = dir.path().join("AUTH_JWT_SECRET");
     std::fs::write(&secret_file, "a-production-secret-mounted-as-a-file-0123").unwrap();
     let secret_file = secret_file.to_str().unwrap().to_owned();
-    let scenarios: Vec<(&str, Vec<(&str, String)>, Option<&str>)> = vec![
+    // (what, the process environment, the reason kind that refuses the start)
+    type Scenario<'a> = (&'a str, Vec<(&'a str, String)>, Option<&'a str>);
+    let scenarios: Vec<Scenario<'_>> = vec![
         ("development defaults", vec![], None),
         (
             "production, secret file",
             vec![
                 ("APP_ENV", "production".into()),
-                ("AUTH_JWT_SECRET_FILE", secret_file.clone()),
+                ("AUTH_JWT_SECRET_FILE", secret_file),
             ],
             None,
         ),
