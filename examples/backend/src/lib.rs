@@ -24,7 +24,7 @@
 //! |---|---|---|
 //! | `POST /api/v1/chat` | bearer | `{"prompt": string}` → `{"answer": string}` from the agent |
 //! | `GET /api/v1/training-plans/active` | bearer | the caller's plan; `SUBSCRIPTION_PLAN_LIMIT` for `plan: "free"` tokens |
-//! | `GET /api/v1/tools` | none | `{"env", "tools": [{"slug","name","enabled","critical","reasons":[{"kind","variable","message"}]}]}` |
+//! | `GET /api/v1/tools` | none | `{"env", "tools": [{"slug","name","enabled","critical","reasons":[{"kind","variable"}]}]}` (public: no values, no file paths) |
 //! | `GET /livez`, `/readyz`, `/health` | none | `application/health+json`; readiness checks `config`, `tools` (critical ones enabled), `agent` (its `/livez`) |
 //! | `GET /metrics` | none | Prometheus text: requests, latency, errors by code, tools |
 //!
