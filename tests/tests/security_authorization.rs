@@ -82,13 +82,17 @@ fn unsigned(claims: &Value) -> String {
     format!("{header}.{payload}.")
 }
 
-/// Every bad credential, as (what, headers, query string), with the code each must get.
-fn bad_credentials() -> Vec<(
+/// One bad credential: what it is, the headers and query string that carry it, and the code
+/// it must get.
+type BadCredential = (
     &'static str,
     Vec<(&'static str, String)>,
     String,
     &'static str,
-)> {
+);
+
+/// Every bad credential.
+fn bad_credentials() -> Vec<BadCredential> {
     let secret = jwt_secret();
     let claims = json!({ "sub": "mallory", "iat": now(), "exp": now() + 3600 });
     let valid = token("mallory");
