@@ -29,8 +29,7 @@ fn references(text: &str) -> Vec<(String, String)> {
 
 #[test]
 fn every_test_the_threat_model_names_exists() {
-    let text =
-        std::fs::read_to_string(repository().join("docs/security/threat-model.md")).unwrap();
+    let text = std::fs::read_to_string(repository().join("docs/security/threat-model.md")).unwrap();
     let refs = references(&text);
     assert!(refs.len() >= 20, "too few references found: {refs:?}");
     let mut missing = Vec::new();
@@ -40,7 +39,10 @@ fn every_test_the_threat_model_names_exists() {
             missing.push(format!("{file}::{function}"));
         }
     }
-    assert!(missing.is_empty(), "named in the threat model but not found: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "named in the threat model but not found: {missing:#?}"
+    );
 }
 
 #[test]
