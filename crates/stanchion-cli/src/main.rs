@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod config;
 mod errors;
+mod output;
 mod redact;
 
 /// Operator tooling for services built with Stanchion.
