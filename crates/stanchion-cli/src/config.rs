@@ -45,6 +45,14 @@ enum ConfigCommand {
         #[command(flatten)]
         sources: SourceArgs,
     },
+    /// Print a `.env.example` for a tools registry on stdout.
+    ///
+    /// Every variable, commented out, with its tool, description, default, validation and,
+    /// for a secret, the mounted-file line to use instead of a value. Exits 0, or 2 when the
+    /// registry is unusable.
+    ///
+    /// Example: stanchion config template --registry config/tools.toml > config/.env.example
+    Template(crate::config_template::TemplateArgs),
 }
 
 /// Where the configuration comes from: the same flags for every subcommand.
@@ -111,6 +119,7 @@ pub(crate) fn run(args: ConfigArgs) -> ExitCode {
     match args.command {
         ConfigCommand::Check { sources, format } => check(&redactor, &sources, format),
         ConfigCommand::Explain { tool, sources } => explain(&redactor, &tool, &sources),
+        ConfigCommand::Template(args) => crate::config_template::run(&args),
     }
 }
 

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod config;
+mod config_template;
 mod errors;
 mod output;
 mod redact;

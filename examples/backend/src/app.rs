@@ -238,7 +238,10 @@ async fn active_training_plan(
     Ok(axum::Json(plan).into_response())
 }
 
-/// Every tool's status, reasons included; never a value (reasons name variables only).
+/// Every tool's status and the kind of each reason, naming variables, never values. It is
+/// public (clients use it to know which features are on), so the reasons' messages, which name
+/// files and the places searched, are left out: operators read them with `stanchion config
+/// explain` or in the `stanchion_config` log events.
 async fn tools(State(state): State<AppState>) -> Response {
     let snapshot = state.0.config.snapshot();
     let tools: Vec<_> = snapshot
@@ -253,7 +256,6 @@ async fn tools(State(state): State<AppState>) -> Response {
                 "reasons": tool.reasons().iter().map(|reason| json!({
                     "kind": reason.kind().as_str(),
                     "variable": reason.variable(),
-                    "message": reason.message(),
                 })).collect::<Vec<_>>(),
             })
         })
