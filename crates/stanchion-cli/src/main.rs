@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod config;
 mod config_template;
 mod errors;
+mod output;
 mod redact;
 
 /// Operator tooling for services built with Stanchion.

@@ -91,6 +91,7 @@ mod access_log;
 mod axum;
 pub mod health;
 pub mod metrics;
+mod panic;
 mod stack;
 mod telemetry;
 
@@ -101,6 +102,7 @@ pub use crate::{
     },
     health::{CheckResult, Health, HealthReport},
     metrics::{Metrics, MetricsError, record_tools},
+    panic::install_panic_hook,
     stack::{
         DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, PANIC_TARGET, PanicResponse, Stack, StackService,
     },

@@ -139,7 +139,11 @@ impl<S> Layer<S> for Stack {
 }
 
 /// Answers a panic with an `INTERNAL_ERROR` envelope and logs the panic message at ERROR
-/// (target [`PANIC_TARGET`]).
+/// (target [`PANIC_TARGET`]), unless the panic hook of [`install_panic_hook`] (installed by
+/// [`Telemetry::init`]) has already reported it: one panic, one report.
+///
+/// [`install_panic_hook`]: crate::install_panic_hook
+/// [`Telemetry::init`]: crate::Telemetry::init
 ///
 /// The envelope carries the current request ID; the panic message stays in the log, where the
 /// redacting writer removes any secret in it.
@@ -155,12 +159,16 @@ impl ResponseForPanic for PanicResponse {
         &mut self,
         panic: Box<dyn Any + Send + 'static>,
     ) -> Response<Full<Bytes>> {
-        let message = panic
-            .downcast_ref::<&'static str>()
-            .copied()
-            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-            .unwrap_or("(a panic payload that is not a string)");
-        tracing::error!(target: PANIC_TARGET, panic = message, "request handler panicked");
+        // The panic hook, when installed, has already reported this panic (with the request
+        // ID, a location and a backtrace); a second event would count one panic twice.
+        if !crate::panic::take_reported() {
+            let message = panic
+                .downcast_ref::<&'static str>()
+                .copied()
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or(crate::panic::NON_STRING_PAYLOAD);
+            tracing::error!(target: PANIC_TARGET, panic = message, "request handler panicked");
+        }
         let mut error = ApiError::new(codes::INTERNAL_ERROR);
         if let Some(id) = RequestId::current() {
             error = error.with_request_id(id.as_str().to_owned());
