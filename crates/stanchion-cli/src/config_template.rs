@@ -4,7 +4,8 @@
 //! whether it is required, its default, its validation, whether it is secret and, for a
 //! secret, where it must come from outside development. Commented out, so that copying the
 //! file to `.env` changes nothing until a line is deliberately filled in; and no line ever
-//! holds a secret value (the registry cannot hold one: a secret may not have a default).
+//! holds a secret value (the registry cannot hold one: a secret may not have a default), and
+//! the defaults that are printed go through the redactor like every value the CLI prints.
 
 use std::{
     collections::BTreeSet,
@@ -15,6 +16,7 @@ use std::{
 
 use clap::Args;
 use stanchion_config::{Registry, ToolSpec};
+use stanchion_redact::Redactor;
 
 /// Arguments of `stanchion config template`.
 #[derive(Debug, Args)]
@@ -106,6 +108,9 @@ fn variable(out: &mut String, tool: &ToolSpec, name: &str) {
         );
         let _ = writeln!(out, "# {name}_FILE=/run/secrets/{name}");
     } else if let Some(default) = tool.default_value(name) {
+        // Every value the CLI prints goes through the redactor: a registry is committed, but a
+        // default is still a value someone typed (a URL with credentials, a token by mistake).
+        let default = Redactor::new().redact(default).into_owned();
         let _ = writeln!(out, "# {name}={default}");
     } else {
         let _ = writeln!(out, "# {name}=");
@@ -174,6 +179,23 @@ mod tests {
             text.contains("critical: the service refuses to start"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_default_that_looks_like_a_secret_is_redacted() {
+        let text = render(
+            &registry(
+                r#"
+                [[tools]]
+                slug = "db"
+                optional = ["DATABASE_URL"]
+                defaults = { DATABASE_URL = "postgres://app:hunter2-s3cr3t@db.internal/app" }
+                "#,
+            ),
+            Path::new("tools.toml"),
+        );
+        assert!(!text.contains("hunter2-s3cr3t"), "{text}");
+        assert!(text.contains("# DATABASE_URL=postgres://"), "{text}");
     }
 
     #[test]
