@@ -90,7 +90,10 @@ mod access_log;
 #[cfg(feature = "axum")]
 mod axum;
 pub mod health;
+mod limits;
 pub mod metrics;
+#[cfg(feature = "server")]
+mod server;
 mod stack;
 mod telemetry;
 
@@ -100,6 +103,10 @@ pub use crate::{
         ACCESS_TARGET, AccessLog, AccessLogLayer, ResponseFuture, UNMATCHED_ROUTE, set_user_id,
     },
     health::{CheckResult, Health, HealthReport},
+    limits::{
+        DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_HEADERS, DEFAULT_MAX_URI_BYTES, LimitsError,
+        LimitsFuture, RequestLimits, RequestLimitsLayer, RequestLimitsService,
+    },
     metrics::{Metrics, MetricsError, record_tools},
     stack::{
         DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, PANIC_TARGET, PanicResponse, Stack, StackService,
@@ -112,6 +119,14 @@ pub use crate::{
 #[cfg(feature = "axum")]
 #[doc(inline)]
 pub use crate::axum::PROMETHEUS_TEXT;
+
+#[cfg(feature = "server")]
+#[doc(inline)]
+pub use crate::server::{
+    ConnectionInfo, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, Draining, SERVER_TARGET, Server, ServerError, ShutdownReport,
+    shutdown_signal,
+};
 
 /// The error taxonomy, the envelope and the guard layer (`stanchion-errors`).
 pub use stanchion_errors as errors;
