@@ -300,18 +300,21 @@ impl Server {
             "server started"
         );
 
+        let begin_shutdown = |open: usize| {
+            self.draining.begin();
+            tracing::info!(
+                target: SERVER_TARGET,
+                openConnections = open,
+                shutdownDelayMs = millis(self.shutdown_delay),
+                "shutdown started"
+            );
+            Instant::now() + self.shutdown_delay
+        };
         loop {
             tokio::select! {
                 () = &mut shutdown, if !shutting_down => {
                     shutting_down = true;
-                    self.draining.begin();
-                    tracing::info!(
-                        target: SERVER_TARGET,
-                        openConnections = tasks.len(),
-                        shutdownDelayMs = millis(self.shutdown_delay),
-                        "shutdown started"
-                    );
-                    delay.as_mut().reset(Instant::now() + self.shutdown_delay);
+                    delay.as_mut().reset(begin_shutdown(tasks.len()));
                 }
                 () = &mut delay, if shutting_down => break,
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
@@ -334,10 +337,20 @@ impl Server {
                         Ok(permit) => permit,
                         Err(_) => {
                             shared.evict_longest_idle();
-                            match Arc::clone(&slots).acquire_owned().await {
-                                Ok(permit) => permit,
-                                // The semaphore is never closed.
-                                Err(_) => continue,
+                            // Every connection has a request in flight when nothing was
+                            // evicted: this one waits (and the accept loop with it) for a slot.
+                            tokio::select! {
+                                permit = Arc::clone(&slots).acquire_owned() => match permit {
+                                    Ok(permit) => permit,
+                                    // The semaphore is never closed.
+                                    Err(_) => continue,
+                                },
+                                () = &mut shutdown, if !shutting_down => {
+                                    shutting_down = true;
+                                    delay.as_mut().reset(begin_shutdown(tasks.len()));
+                                    continue;
+                                }
+                                () = &mut delay, if shutting_down => break,
                             }
                         }
                     };
@@ -395,6 +408,9 @@ impl Server {
             requestsServed = report.requests_served,
             openAtShutdown = report.open_at_shutdown,
             connectionsAborted = report.aborted,
+            connectionsEvicted = shared.evicted.load(Ordering::Relaxed),
+            headerReadTimeouts = shared.header_timeouts.load(Ordering::Relaxed),
+            idleTimeouts = shared.idle_timeouts.load(Ordering::Relaxed),
             drainMs = millis(report.drain_time),
             "server stopped"
         );
@@ -534,6 +550,9 @@ struct Shared {
     next_id: AtomicU64,
     accepted: AtomicU64,
     requests: AtomicU64,
+    evicted: AtomicU64,
+    header_timeouts: AtomicU64,
+    idle_timeouts: AtomicU64,
     open: Mutex<HashMap<u64, Arc<Activity>>>,
 }
 
@@ -561,6 +580,7 @@ impl Shared {
             })
             .min_by_key(|(since, _)| *since);
         if let Some((_, activity)) = longest {
+            self.evicted.fetch_add(1, Ordering::Relaxed);
             activity.evicted.store(true, Ordering::Relaxed);
             activity.wake.notify_one();
         }
@@ -734,9 +754,11 @@ impl ConnectionTask {
                     // Re-read: a request may have begun or ended since the deadline was set.
                     match activity.deadline(self.header_read_timeout, self.idle_timeout) {
                         Some((at, Expiry::HeaderTimeout)) if at <= Instant::now() => {
+                            self.shared.header_timeouts.fetch_add(1, Ordering::Relaxed);
                             break "header read timeout";
                         }
                         Some((at, Expiry::Idle)) if at <= Instant::now() => {
+                            self.shared.idle_timeouts.fetch_add(1, Ordering::Relaxed);
                             break "idle timeout";
                         }
                         _ => {}
