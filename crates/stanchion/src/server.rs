@@ -979,3 +979,94 @@ impl fmt::Debug for Shared {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: Duration = Duration::from_secs(10);
+    const IDLE: Duration = Duration::from_secs(60);
+
+    #[tokio::test(start_paused = true)]
+    async fn the_header_clock_starts_at_the_first_byte_and_stops_while_a_request_runs() {
+        let activity = Activity::new();
+        let accepted = Instant::now();
+        // Nothing sent yet: the idle clock runs from the accept.
+        let (at, why) = activity.deadline(HEAD, IDLE).unwrap();
+        assert!(matches!(why, Expiry::Idle));
+        assert_eq!(at, accepted + IDLE);
+
+        tokio::time::advance(Duration::from_secs(5)).await;
+        activity.on_read();
+        let (at, why) = activity.deadline(HEAD, IDLE).unwrap();
+        assert!(matches!(why, Expiry::HeaderTimeout));
+        assert_eq!(at, accepted + Duration::from_secs(5) + HEAD);
+        // More bytes of the same head do not restart the clock.
+        tokio::time::advance(Duration::from_secs(3)).await;
+        activity.on_read();
+        assert_eq!(activity.deadline(HEAD, IDLE).unwrap().0, at);
+
+        activity.begin_request();
+        assert!(
+            activity.deadline(HEAD, IDLE).is_none(),
+            "no clock while in flight"
+        );
+        tokio::time::advance(Duration::from_secs(100)).await;
+        activity.end_request();
+        let (at, why) = activity.deadline(HEAD, IDLE).unwrap();
+        assert!(matches!(why, Expiry::Idle));
+        assert_eq!(at, Instant::now() + IDLE);
+    }
+
+    #[test]
+    fn eviction_picks_the_connection_idle_longest_and_never_one_in_flight() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let shared = Shared::default();
+            let (_, busy) = shared.register();
+            busy.begin_request();
+            tokio::time::advance(Duration::from_secs(1)).await;
+            let (_, older) = shared.register();
+            tokio::time::advance(Duration::from_secs(1)).await;
+            let (_, newer) = shared.register();
+            shared.evict_longest_idle();
+            assert!(older.evicted.load(Ordering::Relaxed));
+            assert!(!newer.evicted.load(Ordering::Relaxed));
+            assert!(!busy.evicted.load(Ordering::Relaxed));
+            shared.evict_longest_idle();
+            assert!(newer.evicted.load(Ordering::Relaxed));
+            shared.evict_longest_idle();
+            assert!(
+                !busy.evicted.load(Ordering::Relaxed),
+                "in flight: never evicted"
+            );
+        });
+    }
+
+    #[tokio::test]
+    async fn invalid_settings_are_refused_with_the_setting_named() {
+        for (server, setting) in [
+            (Server::new().with_max_connections(0), "max_connections"),
+            (
+                Server::new().with_idle_timeout(Duration::ZERO),
+                "idle_timeout",
+            ),
+            (
+                Server::new().with_header_read_timeout(Duration::ZERO),
+                "header_read_timeout",
+            ),
+            (
+                Server::new().with_drain_timeout(Duration::ZERO),
+                "drain_timeout",
+            ),
+        ] {
+            let error = server.validate().unwrap_err();
+            assert!(error.to_string().contains(setting), "{error}");
+        }
+        assert!(Server::new().validate().is_ok());
+    }
+}

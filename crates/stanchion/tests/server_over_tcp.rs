@@ -439,3 +439,47 @@ async fn a_setting_that_cannot_work_is_refused_with_the_reason() {
     let limits = RequestLimits::new().with_max_uri_bytes(100);
     assert!(limits.unwrap_err().to_string().contains("at least 256"));
 }
+
+#[tokio::test]
+async fn at_the_limit_a_request_in_flight_is_never_evicted_and_a_newcomer_waits_for_it() {
+    let (_logs, _guard) = init();
+    let server = start(
+        Server::new()
+            .with_max_connections(2)
+            .with_idle_timeout(Duration::from_secs(60)),
+    )
+    .await;
+    let addr = server.addr;
+    let t0 = Instant::now();
+    let slow = tokio::spawn(raw_exchange(addr, get_request("/slow", "").leak()));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // A third connection: the idle one makes room, the one in flight is untouched.
+    let reply = raw_exchange(addr, &get_request("/livez", "")).await;
+    assert_eq!(reply.status, 200);
+    assert!(closed_within(&mut idle, Duration::from_secs(2)).await);
+
+    // Two requests in flight fill the limit: a newcomer waits until one of them finishes.
+    let second = tokio::spawn(raw_exchange(addr, get_request("/slow", "").leak()));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !slow.is_finished(),
+        "the machine is too slow for this test's timing"
+    );
+    let reply = raw_exchange(addr, &get_request("/livez", "")).await;
+    assert_eq!(reply.status, 200);
+    // The first /slow cannot finish before 800 ms after `t0`; the newcomer only after it.
+    assert!(
+        t0.elapsed() >= Duration::from_millis(800),
+        "the newcomer was answered after {:?}, before a request in flight freed a slot",
+        t0.elapsed()
+    );
+    for in_flight in [slow, second] {
+        let reply = in_flight.await.unwrap();
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.body, b"finished");
+    }
+    server.shutdown().await;
+}
