@@ -47,8 +47,13 @@
 //!   forwardable `SUBSCRIPTION_QUERY_LIMIT` as is, anything else an upstream code); a 2xx that
 //!   is not an answer → `UPSTREAM_ERROR` (502). The agent's body never reaches the caller.
 //! - **One request, one ID.** The agent client is wrapped in
-//!   [`PropagateRequestIdLayer`](stanchion_request_id::PropagateRequestIdLayer); the agent
-//!   trusts the ID, so both services log the request under the same `requestId`.
+//!   [`PropagateRequestIdLayer`](stanchion_request_id::PropagateRequestIdLayer); the ID the
+//!   backend sends always passes the agent's validity rule, so both services log the request
+//!   under the same `requestId`.
+//! - **A production server.** [`stanchion::Server`] serves the API: a slow or idle client
+//!   cannot hold a connection, a head over the limits gets `HEADERS_TOO_LARGE` /
+//!   `URI_TOO_LONG`, an HTTP/1.1 request without `Host` gets `BAD_REQUEST`, and SIGTERM or
+//!   SIGINT turns `/readyz` to `fail`, lets requests in flight finish and exits 0.
 //! - **No shared-environment start with the development secret.** The development secret is
 //!   read only in `development` and `test` (`config/.env.development`, `config/.env.test`);
 //!   any other `APP_ENV` (staging, production) with [`DEVELOPMENT_JWT_SECRET`] (or with no
