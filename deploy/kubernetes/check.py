@@ -41,8 +41,8 @@ OVERLAYS = ["staging", "production"]
 CLUSTER_SCOPED = {"Namespace"}
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
 KNOWN_FIELDS = {"apiVersion", "kind", "resources", "namespace", "images", "patches"}
-# The services' drain deadline on SIGTERM, in seconds (the facade server's default).
-DRAIN_DEADLINE_SECS = 30
+# The services' drain deadline on SIGTERM, in seconds (stanchion::DEFAULT_DRAIN_TIMEOUT).
+DRAIN_DEADLINE_SECS = 20
 REGISTRIES = {
     "backend-config": {"tools.toml": "examples/backend/config/tools.toml"},
     "agent-config": {
@@ -221,8 +221,11 @@ def check_rules(overlay, objects, failures):
             continue
         spec = obj["spec"]["template"]["spec"]
         pods[obj["metadata"]["name"]] = obj["spec"]["template"]["metadata"].get("labels", {})
-        if spec.get("terminationGracePeriodSeconds", 30) <= DRAIN_DEADLINE_SECS:
-            failures.append(f"{where}: terminationGracePeriodSeconds must exceed the {DRAIN_DEADLINE_SECS} s drain deadline")
+        pre_stop = max((c.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
+                        for c in containers(obj)), default=0)
+        if spec.get("terminationGracePeriodSeconds", 30) <= pre_stop + DRAIN_DEADLINE_SECS:
+            failures.append(f"{where}: terminationGracePeriodSeconds must exceed the preStop sleep "
+                            f"({pre_stop} s) plus the {DRAIN_DEADLINE_SECS} s drain deadline")
         if spec.get("automountServiceAccountToken") is not False:
             failures.append(f"{where}: automountServiceAccountToken must be false")
         psc = spec.get("securityContext", {})
