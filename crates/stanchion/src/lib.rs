@@ -50,8 +50,8 @@
 //!   "requestId","message", <fields>}` (or [`LogFormat::Pretty`]), redacted by a
 //!   [`redact::Redactor`], filtered in `RUST_LOG` syntax.
 //! - [`Metrics`]: a Prometheus recorder for the `metrics` facade (global, or per thread for a
-//!   service on its own runtime), with the names in [`metrics`];
-//!   [`record_tools`] for the configuration.
+//!   service on its own runtime), with the names in [`metrics`]; it collects the
+//!   configuration's state, the redactor's counts and the `process_*` families at each render.
 //! - [`Health`]: liveness and readiness checks rendered as `application/health+json`.
 //! - The four crates, re-exported: [`errors`], [`request_id`], [`redact`], [`config`].
 //!
@@ -100,7 +100,7 @@ pub use crate::{
         ACCESS_TARGET, AccessLog, AccessLogLayer, ResponseFuture, UNMATCHED_ROUTE, set_user_id,
     },
     health::{CheckResult, Health, HealthReport},
-    metrics::{Metrics, MetricsError, record_tools},
+    metrics::{Metrics, MetricsError},
     stack::{
         DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, PANIC_TARGET, PanicResponse, Stack, StackService,
     },
