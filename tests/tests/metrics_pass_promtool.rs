@@ -3,7 +3,7 @@
 //! route, upstream call, a redaction).
 
 mod common;
-mod ops;
+use stanchion_test_support::programs as ops;
 
 use common::{Client, bearer, chat_body, start_system, token};
 
@@ -35,6 +35,9 @@ async fn promtool_finds_nothing_to_lint_on_either_services_metrics() {
     assert_eq!(denied.status, 401);
     let missing = client.get(&system.backend.url("/nowhere"), &[]).await;
     assert_eq!(missing.status, 404);
+    // A plain 405 from the router: the guard rewrites it (a violation, counted).
+    let wrong_method = client.get(&system.backend.url("/api/v1/chat"), &[]).await;
+    assert_eq!(wrong_method.status, 405);
 
     for server in [&system.backend, &system.agent] {
         let reply = client.get(&server.url("/metrics"), &[]).await;
@@ -45,6 +48,24 @@ async fn promtool_finds_nothing_to_lint_on_either_services_metrics() {
             "{}: {text}",
             server.name
         );
+        if server.name == "backend" {
+            // The SLO generator accepts only families the services export: keep it true.
+            for family in stanchion_slo::families() {
+                let only_after = [
+                    ("up", "Prometheus adds it"),
+                    ("stanchion_config_load_errors_total", "a failed load"),
+                    ("stanchion_config_refresh_duration_seconds", "a refresh"),
+                ];
+                if only_after.iter().any(|(name, _)| *name == family.name) {
+                    continue;
+                }
+                assert!(
+                    text.contains(&format!("# TYPE {} ", family.name)),
+                    "the SLO catalogue names {}, which the backend does not export:\n{text}",
+                    family.name
+                );
+            }
+        }
         let (code, lint) = ops::run(&promtool, &["check", "metrics"], &text);
         assert!(
             code == 0 && lint.trim().is_empty(),

@@ -1,24 +1,19 @@
-//! Helpers for the tests that run the programs operators run (promtool, Prometheus,
-//! Alertmanager, amtool): find them, give them loopback ports and temp dirs, stop them.
-
-#![allow(dead_code)] // Each test binary uses a part.
+//! The programs operators run (promtool, Prometheus, Alertmanager, amtool), for tests: find
+//! them (a loud skip when missing, a failure under `CI=true`), give them loopback ports, stop
+//! them when the test ends.
 
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
 };
 
-/// The workspace root.
-pub(crate) fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_owned()
-}
-
 /// The path of the system program `name`, or `None` after a loud message when it is missing.
 /// Under CI (`CI=true`) a missing program fails the test instead: `.ci/run` installs them.
-pub(crate) fn program(name: &str) -> Option<PathBuf> {
+///
+/// # Panics
+///
+/// When the program is missing and `CI=true`.
+pub fn program(name: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join(name))
@@ -42,7 +37,11 @@ pub(crate) fn program(name: &str) -> Option<PathBuf> {
 }
 
 /// A free loopback port (bound, read, released: the program binds it right after).
-pub(crate) fn free_port() -> u16 {
+///
+/// # Panics
+///
+/// When no loopback port can be bound.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("a free loopback port")
@@ -51,14 +50,19 @@ pub(crate) fn free_port() -> u16 {
 
 /// A child process killed (and reaped) on drop.
 #[derive(Debug)]
-pub(crate) struct Running {
-    pub(crate) name: String,
+pub struct Running {
+    /// The name given to [`Running::start`].
+    pub name: String,
     child: Child,
 }
 
 impl Running {
     /// Starts `command` with its output in `log` (a file the test prints on failure).
-    pub(crate) fn start(name: &str, mut command: Command, log: &Path) -> Running {
+    ///
+    /// # Panics
+    ///
+    /// When the log file cannot be created or the program cannot be started.
+    pub fn start(name: &str, mut command: Command, log: &Path) -> Running {
         let out = std::fs::File::create(log).expect("log file");
         let err = out.try_clone().expect("log file");
         let child = command
@@ -74,12 +78,12 @@ impl Running {
     }
 
     /// Whether the process is still running.
-    pub(crate) fn is_running(&mut self) -> bool {
+    pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Stops the process now.
-    pub(crate) fn stop(&mut self) {
+    pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -92,7 +96,11 @@ impl Drop for Running {
 }
 
 /// Runs `program` with `args`, `stdin` piped in; returns (exit code, stdout + stderr).
-pub(crate) fn run(program: &Path, args: &[&str], stdin: &str) -> (i32, String) {
+///
+/// # Panics
+///
+/// When the program cannot be started.
+pub fn run(program: &Path, args: &[&str], stdin: &str) -> (i32, String) {
     use std::io::Write as _;
     let mut child = Command::new(program)
         .args(args)
