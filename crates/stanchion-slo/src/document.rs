@@ -34,7 +34,7 @@ pub(crate) fn render(spec: &Spec, source: &str) -> String {
     let _ = writeln!(out, "## Objectives\n");
     let _ = writeln!(
         out,
-        "| Objective | Target | Error budget | Bad events / all events | Runbook |\n|---|---|---|---|---|"
+        "| Objective | Target | Error budget | Bad events / all events | Pages | Runbook |\n|---|---|---|---|---|---|"
     );
     for objective in &spec.objectives {
         let sli = match &objective.sli {
@@ -52,13 +52,18 @@ pub(crate) fn render(spec: &Spec, source: &str) -> String {
         };
         let _ = writeln!(
             out,
-            "| **{}** (`{}`): {} | {}% | {} | {} | [{}](runbooks/{}) |",
+            "| **{}** (`{}`): {} | {}% | {} | {} | {} | [{}](runbooks/{}) |",
             objective.title,
             objective.name,
             objective.description,
             number(objective.objective),
             number(objective.budget()),
             sli.replace('|', "\\|"),
+            if objective.page {
+                "yes"
+            } else {
+                "no: ticket only"
+            },
             objective.runbook,
             objective.runbook
         );

@@ -269,12 +269,13 @@ pub(crate) fn operational(spec: &Spec) -> Vec<Alert> {
     ]
 }
 
-/// The SLO alerts of one objective: the fast page, the burn-rate page and ticket.
+/// The SLO alerts of one objective: the fast page, the burn-rate page and ticket (only the
+/// ticket when the objective does not page).
 pub(crate) fn slo_alerts(spec: &Spec, objective: &Objective) -> Vec<Alert> {
     let title = &objective.title;
     let target = number(objective.objective);
     let slo = Some(objective.name.clone());
-    vec![
+    let alerts = vec![
         Alert {
             name: "SloOutage",
             expr: fast_page_expr(spec, objective),
@@ -321,7 +322,11 @@ pub(crate) fn slo_alerts(spec: &Spec, objective: &Objective) -> Vec<Alert> {
             remediation: objective.remediation.clone(),
             runbook: objective.runbook.clone(),
         },
-    ]
+    ];
+    alerts
+        .into_iter()
+        .filter(|alert| objective.page || alert.severity != "page")
+        .collect()
 }
 
 /// YAML double-quoted scalar (a JSON string is one).

@@ -69,6 +69,9 @@ pub struct Objective {
     pub runbook: String,
     /// The first thing to do, in a sentence (the alerts' `remediation`).
     pub remediation: String,
+    /// Whether a breach pages (`SloOutage`, `SloBurnRatePage`) or only files a ticket
+    /// (`page = false`: `SloBurnRateTicket` alone). Default true.
+    pub page: bool,
     /// How bad events and all events are counted.
     pub sli: Sli,
     /// Label sets the generated unit tests feed.
@@ -186,6 +189,7 @@ struct RawObjective {
     objective: Spanned<f64>,
     runbook: String,
     remediation: String,
+    page: Option<bool>,
     errors: Option<RawSelector>,
     total: Option<RawSelector>,
     latency: Option<RawLatency>,
@@ -441,6 +445,7 @@ impl Spec {
                 objective: target,
                 runbook: raw.runbook,
                 remediation: raw.remediation,
+                page: raw.page.unwrap_or(true),
                 sli,
                 test,
             });

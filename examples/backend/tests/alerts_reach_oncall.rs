@@ -265,9 +265,8 @@ async fn breaches_page_on_call_with_runbooks_within_two_minutes_and_resolve() {
     })
     .await;
 
-    // Traffic: chat every 100 ms, an unauthenticated call now and then. (No wrong method: the
-    // router's plain 405 is a guard violation, and 10% of them would rightly burn the
-    // envelope-integrity budget.)
+    // Traffic: chat every 100 ms, an unauthenticated call and a wrong method now and then (the
+    // router's plain 405 is a guard violation: envelope integrity files a ticket, never a page).
     let token = mint_token(DEVELOPMENT_JWT_SECRET.as_bytes(), "ana", 3600).unwrap();
     let chat_url = format!("{backend_url}/api/v1/chat");
     let traffic = tokio::spawn(async move {
@@ -283,6 +282,7 @@ async fn breaches_page_on_call_with_runbooks_within_two_minutes_and_resolve() {
             .await;
             if i % 10 == 0 {
                 http("POST", &chat_url, &[json], r#"{"prompt":"hi"}"#).await;
+                http("GET", &chat_url, &[], "").await;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
