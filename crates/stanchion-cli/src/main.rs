@@ -13,6 +13,7 @@ mod config_template;
 mod errors;
 mod output;
 mod redact;
+mod slo;
 
 /// Operator tooling for services built with Stanchion.
 #[derive(Debug, Parser)]
@@ -31,6 +32,8 @@ enum Command {
     Config(config::ConfigArgs),
     /// Redaction filter: reads log lines on stdin, writes them redacted to stdout.
     Redact(redact::RedactArgs),
+    /// Service level objectives: rules, alerts, tests, dashboard and document from one spec.
+    Slo(slo::SloArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,5 +41,6 @@ fn main() -> ExitCode {
         Command::Errors(args) => errors::run(args),
         Command::Config(args) => config::run(args),
         Command::Redact(args) => redact::run(args),
+        Command::Slo(args) => slo::run(args),
     }
 }

@@ -50,8 +50,8 @@
 //!   "requestId","message", <fields>}` (or [`LogFormat::Pretty`]), redacted by a
 //!   [`redact::Redactor`], filtered in `RUST_LOG` syntax.
 //! - [`Metrics`]: a Prometheus recorder for the `metrics` facade (global, or per thread for a
-//!   service on its own runtime), with the names in [`metrics`];
-//!   [`record_tools`] for the configuration.
+//!   service on its own runtime), with the names in [`metrics`]; it collects the
+//!   configuration's state, the redactor's counts and the `process_*` families at each render.
 //! - [`Health`]: liveness and readiness checks rendered as `application/health+json`.
 //! - [`RequestLimits`]: the request-head limits the stack enforces (431 `HEADERS_TOO_LARGE`,
 //!   414 `URI_TOO_LONG`, 400 `BAD_REQUEST` for HTTP/1.1 without `Host`).
@@ -117,7 +117,7 @@ pub use crate::{
         DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_HEADERS, DEFAULT_MAX_URI_BYTES, LimitsError,
         LimitsFuture, RequestLimits, RequestLimitsLayer, RequestLimitsService,
     },
-    metrics::{Metrics, MetricsError, record_tools},
+    metrics::{Metrics, MetricsError},
     panic::install_panic_hook,
     stack::{
         DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, PANIC_TARGET, PanicResponse, Stack, StackService,

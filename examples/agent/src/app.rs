@@ -4,7 +4,7 @@ use std::{future::Future, io, sync::Arc, time::Instant};
 
 use axum::{Router, extract::State, http::HeaderMap, routing::post};
 use serde::{Deserialize, Serialize};
-use stanchion::{CheckResult, Draining, Health, Metrics, Server, Stack, record_tools};
+use stanchion::{CheckResult, Draining, Health, Metrics, Server, Stack};
 use stanchion_config::ConfigService;
 use stanchion_errors::{ApiError, axum::Json, codes};
 use stanchion_request_id::RequestId;
@@ -101,9 +101,12 @@ pub async fn serve(
     let metrics = match config.metrics() {
         Some(metrics) => metrics.clone(),
         None => Metrics::install_global().map_err(io::Error::other)?,
-    };
+    }
+    // The configuration loaded before this recorder existed: it is replayed on every scrape.
+    .with_config(Arc::clone(config.config()))
+    .with_redactor(config.redactor())
+    .with_build_info("agent", env!("CARGO_PKG_VERSION"));
     let snapshot = config.config().snapshot();
-    record_tools(&snapshot);
     let addr = listener.local_addr()?;
     tracing::info!(addr = %addr, env = snapshot.env(), "agent listening");
     let server = Server::new();

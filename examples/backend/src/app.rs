@@ -11,7 +11,7 @@ use axum::{
 use example_agent::{AgentConfig, ChatRequest, ServiceThread, shared_taxonomy, validate_prompt};
 use serde::Serialize;
 use serde_json::json;
-use stanchion::{CheckResult, Draining, Health, Metrics, Server, Stack, record_tools};
+use stanchion::{CheckResult, Draining, Health, Metrics, Server, Stack};
 use stanchion_config::ConfigService;
 use stanchion_errors::{ApiError, ProxyPolicy, axum::Json, codes};
 
@@ -148,8 +148,21 @@ pub async fn serve(
     let metrics = match config.metrics() {
         Some(metrics) => metrics.clone(),
         None => Metrics::install_global().map_err(io::Error::other)?,
+    }
+    // The configuration loaded before this recorder existed: it is replayed on every scrape.
+    .with_config(Arc::clone(config.config()))
+    .with_redactor(config.redactor())
+    .with_build_info("backend", env!("CARGO_PKG_VERSION"));
+    metrics.within(crate::describe_metrics);
+    // Configuration files changed on disk are picked up without a restart (the runbooks'
+    // refresh step); a directory that cannot be watched only costs that.
+    let _watch = match config.config().watch() {
+        Ok(watch) => Some(watch),
+        Err(error) => {
+            tracing::warn!(error = %error, "configuration changes will need a restart");
+            None
+        }
     };
-    record_tools(&config.config().snapshot());
     let server = Server::new();
     let app = router(&config, agent, metrics, server.draining())?;
     let addr = listener.local_addr()?;
