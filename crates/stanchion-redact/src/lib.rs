@@ -74,23 +74,31 @@
 //! [`secrecy::SecretString`] prints `[REDACTED]` in `Debug`; once its value is exposed, only
 //! runtime redaction can catch it, so register it: [`Redactor::register_secret_string`].
 
+mod builder;
 mod check;
+mod counters;
+mod engine;
 mod json;
 mod keys;
 mod marker;
 mod neutralize;
+mod prefilter;
 mod redactor;
+mod registry;
+mod rule_info;
+mod rule_set;
 mod rules;
 #[cfg(feature = "tracing")]
 pub mod subscriber;
 
 #[doc(inline)]
 pub use crate::{
+    builder::{BuildError, DEFAULT_MAX_VALUE_LEN, RedactorBuilder},
+    counters::{OVERSIZED_RULE_ID, REGISTERED_RULE_ID, RuleCount},
     keys::is_sensitive_key,
     marker::{MAX_MARKER_LEN, Method},
-    redactor::{
-        BuildError, DEFAULT_MAX_VALUE_LEN, MIN_SECRET_LEN, OVERSIZED_RULE_ID, REGISTERED_RULE_ID,
-        Redactor, RedactorBuilder, RegisterSecretError, RuleCount, RuleInfo, rules,
-    },
+    redactor::Redactor,
+    registry::{MIN_SECRET_LEN, RegisterSecretError},
+    rule_info::{RuleInfo, rules},
     rules::Category,
 };

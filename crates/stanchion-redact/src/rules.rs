@@ -85,7 +85,7 @@ pub(crate) struct RuleDef {
     pub(crate) pattern: &'static str,
     pub(crate) extract: Extract,
     /// The regex needs a key-value separator right after the name holding a keyword; the
-    /// prefilter checks that first (`redactor::separator_follows`).
+    /// prefilter checks that first (`prefilter::separator_follows`).
     pub(crate) named: bool,
 }
 
@@ -768,7 +768,11 @@ mod tests {
                 rule.id
             );
         }
-        assert!(RULES.len() <= 128, "the candidate set is a u128 bitset");
+        assert!(
+            RULES.len() <= crate::rule_set::CAPACITY,
+            "the candidate set holds {} rules",
+            crate::rule_set::CAPACITY
+        );
     }
 
     #[test]
