@@ -8,11 +8,11 @@ use regex::Regex;
 use crate::{
     check,
     counters::{Counters, REGISTERED_RULE_ID},
-    keys::{is_header_owned_key, is_placeholder_value, is_sensitive_key_with},
+    keys::{is_header_owned_key, is_placeholder_value, is_sensitive_key_with, names_provider},
     marker::{self, MARKER_PREFIX, Renderer},
     prefilter::Literals,
     rule_set::RuleSet,
-    rules::{Category, Extract, RULES, RuleDef},
+    rules::{Category, Extract, PROVIDER_NAMES, RULES, RuleDef},
 };
 
 /// Rounds over a dirty text at most (a round after the first runs only the rules that have
@@ -134,10 +134,16 @@ impl Engine {
         let inside_marker =
             |start: usize, end: usize| markers.iter().any(|(s, e)| start < *e && *s < end);
         let mut spans: Vec<(usize, usize)> = Vec::new();
-        let simple = rule.def.extract == Extract::Group && rule.regex.captures_len() == 1;
+        let simple = matches!(rule.def.extract, Extract::Group | Extract::Token)
+            && rule.regex.captures_len() == 1;
         if simple {
             // PERF: no capture group, so the faster `find` engines suffice.
             for found in rule.regex.find_iter(text) {
+                if rule.def.extract == Extract::Token
+                    && !is_real_token(rule.def, text, found.start(), found.end())
+                {
+                    continue;
+                }
                 push_outside_markers(&mut spans, text, &markers, found.start(), found.end());
             }
         }
@@ -148,6 +154,34 @@ impl Engine {
                 Extract::Group => {
                     let found = caps.name("s").or_else(|| caps.name("s2")).unwrap_or(whole);
                     push_outside_markers(&mut spans, text, &markers, found.start(), found.end());
+                }
+                Extract::Token => {
+                    let found = caps.name("s").unwrap_or(whole);
+                    if is_real_token(rule.def, text, found.start(), found.end()) {
+                        push_outside_markers(
+                            &mut spans,
+                            text,
+                            &markers,
+                            found.start(),
+                            found.end(),
+                        );
+                    }
+                }
+                Extract::UserInfo => {
+                    let Some(userinfo) = caps.name("s") else {
+                        continue;
+                    };
+                    // `user:password` keeps the user visible; `:password` and a user-only
+                    // userinfo (often a token) are redacted whole after the colon or entirely.
+                    let start = match userinfo.as_str().find(':') {
+                        Some(colon) => userinfo.start() + colon + 1,
+                        // A plain name (`git@`, `deploy@`) is a user, not a token.
+                        None if userinfo.as_str().bytes().all(|b| b.is_ascii_alphabetic()) => {
+                            continue;
+                        }
+                        None => userinfo.start(),
+                    };
+                    push_outside_markers(&mut spans, text, &markers, start, userinfo.end());
                 }
                 Extract::KeyValue => {
                     let (Some(key), Some(value)) = (caps.name("k"), caps.name("s")) else {
@@ -160,8 +194,31 @@ impl Engine {
                     {
                         continue;
                     }
-                    let (start, end) = unquote(text, value.start(), value.end());
+                    if is_target_then_prose(text, key.start(), key.end(), value.as_str()) {
+                        continue;
+                    }
+                    let (start, mut end) = unquote(text, value.start(), value.end());
+                    if in_query(text, key.start()) {
+                        // A query parameter's value ends at the next parameter.
+                        end = text[start..end].find(['&', '#']).map_or(end, |i| start + i);
+                    }
                     if !is_placeholder_value(&text[start..end]) {
+                        push_outside_markers(&mut spans, text, &markers, start, end);
+                    }
+                }
+                Extract::ProviderKeyValue => {
+                    let (Some(key), Some(value)) = (caps.name("k"), caps.name("s")) else {
+                        continue;
+                    };
+                    if is_target_then_prose(text, key.start(), key.end(), value.as_str()) {
+                        continue;
+                    }
+                    let (start, end) = unquote(text, value.start(), value.end());
+                    if names_provider(key.as_str(), PROVIDER_NAMES)
+                        && !inside_marker(key.start(), key.end())
+                        && !is_placeholder_value(&text[start..end])
+                        && check::credential_shaped(&text[start..end], rule.def.min_entropy)
+                    {
                         push_outside_markers(&mut spans, text, &markers, start, end);
                     }
                 }
@@ -218,6 +275,55 @@ impl Engine {
         // A mask over a mask changes nothing: report no change, so the fixpoint is reached.
         (out != text).then_some(out)
     }
+}
+
+/// Whether a `key: value` match is a text log's target followed by its message: the "key" is
+/// a logger target or the last segment of a module path (`INFO auth: token verified`,
+/// `app::auth::session: user 42 logged in`), the separator a colon, and the "value" a plain
+/// word of prose. A secret value (digits, symbols) after a target is still redacted.
+fn is_target_then_prose(text: &str, key_start: usize, key_end: usize, value: &str) -> bool {
+    let bytes = text.as_bytes();
+    let separator = &bytes[key_end..];
+    if separator.starts_with(b"::") {
+        // A module path segment (`app::auth::session`), not a key.
+        return true;
+    }
+    let colon = separator
+        .iter()
+        .take_while(|b| matches!(b, b':' | b' ' | b'\t'))
+        .any(|b| *b == b':');
+    if !colon || value.is_empty() || !value.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return false;
+    }
+    let before = &text[..key_start];
+    if before.ends_with("::") || before.trim_end().is_empty() {
+        return true;
+    }
+    let Some(previous) = before.strip_suffix(' ') else {
+        return false;
+    };
+    let previous = previous.trim_end();
+    let word = previous
+        .rsplit(|c: char| c.is_ascii_whitespace())
+        .next()
+        .unwrap_or_default();
+    previous.ends_with("}:")
+        || ["TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR"]
+            .iter()
+            .any(|level| word.eq_ignore_ascii_case(level))
+}
+
+/// Whether the key starting at `key_start` is a URL query parameter (after `?` or `&`).
+fn in_query(text: &str, key_start: usize) -> bool {
+    key_start
+        .checked_sub(1)
+        .is_some_and(|i| matches!(text.as_bytes()[i], b'?' | b'&'))
+}
+
+/// Whether a provider-token match is a token: it stands alone and is not a placeholder.
+fn is_real_token(rule: &RuleDef, text: &str, start: usize, end: usize) -> bool {
+    check::stands_alone(text, start, end)
+        && check::shannon_entropy(&text[start..end]) >= rule.min_entropy
 }
 
 /// The byte ranges of the markers in `text` (`[REDACTED` up to the next `]`).
@@ -292,6 +398,22 @@ fn trim_span(text: &str, start: usize, end: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn targets_followed_by_prose_are_recognised() {
+        let target = |text: &str, key: &str, value: &str| {
+            let start = text.find(key).unwrap();
+            is_target_then_prose(text, start, start + key.len(), value)
+        };
+        assert!(target("INFO auth: token verified", "auth", "token"));
+        assert!(target("app::auth::session: user 42", "session", "user"));
+        assert!(target("auth: token verified", "auth", "token"));
+        assert!(target("req{id=1}: auth: token ok", "auth", "token"));
+        assert!(target("app::auth::session: user", "auth", "::session:"));
+        assert!(!target("INFO auth: s3cr3t-value", "auth", "s3cr3t-value"));
+        assert!(!target("INFO login password: hunter", "password", "hunter"));
+        assert!(!target("INFO password=hunter", "password", "hunter"));
+    }
 
     #[test]
     fn spans_unquote_and_trim() {

@@ -151,6 +151,14 @@ impl Prefilter {
     }
 }
 
+impl Prefilter {
+    /// Whether the SIMD (Teddy) searchers run, rather than the slower automaton fallback.
+    #[cfg(test)]
+    pub(crate) fn uses_packed_searchers(&self) -> bool {
+        !self.packed.is_empty()
+    }
+}
+
 /// Every way a rule gets to run: keywords (through the swapped [`Prefilter`]), single bytes,
 /// two-byte keywords with their own `memmem` scan, and rules that always run.
 pub(crate) struct Triggers {
