@@ -12,7 +12,7 @@ use crate::{
 };
 
 /// The most patterns one Teddy searcher gets; see `Prefilter::build`.
-const PACKED_GROUP: usize = 40;
+const PACKED_GROUP: usize = 64;
 
 /// A prefilter keyword, the rules it always triggers, and the name-keyed rules it triggers
 /// when a separator follows.
@@ -109,10 +109,13 @@ impl Prefilter {
             .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)
             .ok();
-        // PERF: Teddy's nibble fingerprints saturate beyond a few dozen patterns (aho-corasick
-        // then skips Teddy: our ~110 keywords ran the automaton at ~350 MB/s). Three Teddy
-        // scans over groups of at most 40 sorted keywords measured ~4x faster than one scan
-        // over all of them on ~200-byte lines (docs/benchmarks.md).
+        // PERF: aho-corasick builds no Teddy searcher over more than 64 patterns (it falls back
+        // to an automaton at ~350 MB/s), so the sorted keywords are split into groups of at
+        // most 64, one Teddy scan each. On the ~200 keywords of the catalogue, four groups of
+        // ~52 cost ~4,500 instructions per clean 200-byte line, six groups of ~35 ~5,400, three
+        // groups of ~69 ~9,300 (valgrind instruction counts; docs/benchmarks.md). Each group
+        // is one more scan of every line, so the catalogue keeps its keyword count down
+        // (shared prefixes such as `EAA`, `FLW`, `sm_`).
         let group_count = patterns.len().div_ceil(PACKED_GROUP).max(1);
         let group_len = patterns.len().div_ceil(group_count).max(1);
         let mut packed = Vec::new();
