@@ -5,7 +5,7 @@
 //! webhook URL replaced), which posts to a webhook receiver in this test.
 //!
 //! Healthy traffic first: no page. Then three real breaches at once: the agent stops (chat
-//! answers 502), a configuration refresh disables the critical `auth` tool (the watched `.env`
+//! answers 502), a configuration refresh disables the critical `auth` tool (the watched `.env.development`
 //! is rewritten), and a caller's token reaches the logs (as its request ID). Each must reach
 //! the receiver as the right alert with its runbook link and remediation, the outage page
 //! within 120 s. Then recovery: the resolved notification within 3 minutes. Finally every
@@ -186,8 +186,9 @@ async fn breaches_page_on_call_with_runbooks_within_two_minutes_and_resolve() {
     std::fs::create_dir(&config_dir).unwrap();
     let shipped = root.join("config");
     std::fs::copy(shipped.join("tools.toml"), config_dir.join("tools.toml")).unwrap();
-    let dotenv = std::fs::read_to_string(shipped.join(".env")).unwrap();
-    write(&config_dir.join(".env"), &dotenv);
+    // The development secret lives in `.env.development` (APP_ENV is unset: development).
+    let dotenv = std::fs::read_to_string(shipped.join(".env.development")).unwrap();
+    write(&config_dir.join(".env.development"), &dotenv);
     let backend_port = free_port();
     let backend_url = format!("http://127.0.0.1:{backend_port}");
     let mut backend_command = Command::new(env!("CARGO_BIN_EXE_backend"));
@@ -309,7 +310,7 @@ async fn breaches_page_on_call_with_runbooks_within_two_minutes_and_resolve() {
     let breach = Instant::now();
     drop(agent.take()); // chat now answers UPSTREAM_UNAVAILABLE (502)
     write(
-        &config_dir.join(".env"),
+        &config_dir.join(".env.development"),
         // Too short for HS256: the critical `auth` tool is disabled by the refresh.
         "AUTH_JWT_SECRET=too-short\n",
     );
@@ -392,7 +393,7 @@ async fn breaches_page_on_call_with_runbooks_within_two_minutes_and_resolve() {
     // 3. Recovery: the agent comes back on its address, the configuration is fixed.
     let recovered = Instant::now();
     agent = Some(start_agent(agent_addr));
-    write(&config_dir.join(".env"), &dotenv);
+    write(&config_dir.join(".env.development"), &dotenv);
     wait_until("the resolved outage", RESOLVED_WITHIN, || async {
         first(received_ref, "resolved", &outage).is_some()
     })
