@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod config;
 mod errors;
+mod perf;
 mod redact;
 
 /// Operator tooling for services built with Stanchion.
@@ -29,6 +30,8 @@ enum Command {
     Config(config::ConfigArgs),
     /// Redaction filter: reads log lines on stdin, writes them redacted to stdout.
     Redact(redact::RedactArgs),
+    /// Perf smoke harness: run a plan's load scenarios and check their thresholds.
+    Perf(perf::PerfArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,5 +39,6 @@ fn main() -> ExitCode {
         Command::Errors(args) => errors::run(args),
         Command::Config(args) => config::run(args),
         Command::Redact(args) => redact::run(args),
+        Command::Perf(args) => perf::run(args),
     }
 }
