@@ -450,7 +450,9 @@ async fn open_model(
         if due >= end {
             break;
         }
-        tokio::time::sleep_until(due).await;
+        if due > Instant::now() {
+            tokio::time::sleep_until(due).await;
+        }
         while tasks.try_join_next().is_some() {}
         let phase = if due < measure_from {
             Phase::Warmup
