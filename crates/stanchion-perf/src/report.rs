@@ -397,6 +397,9 @@ impl Report {
         ] {
             let _ = writeln!(out, "| {key} | {value} |");
         }
+        if let Some(pid) = m.target_pid {
+            let _ = writeln!(out, "| target PID | {pid} |");
+        }
         let _ = writeln!(
             out,
             "\n| scenario | load model | requests (warm-up) | rate | p50 | p90 | p95 | p99 | max | mean | errors | result |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
