@@ -253,6 +253,33 @@ fn thresholds_pass_with_exit_0_and_fail_with_exit_1_showing_the_observed_value()
 }
 
 #[test]
+fn a_request_past_its_timeout_counts_as_a_timeout_with_its_latency() {
+    // Request 3 starts a two-second stall; the scenario's timeout is 300 ms.
+    let (addr, seen) = serve(Seen {
+        stall: Some((3, Duration::from_secs(2))),
+        ..Seen::default()
+    });
+    let plan = format!(
+        "base_url = \"http://{addr}\"\n[[scenario]]\nname = \"slow\"\npath = \"/ok\"\n\
+         model = \"closed\"\nclients = 1\nthink_time = \"50ms\"\nduration = \"1s\"\n\
+         timeout = \"300ms\"\nthresholds = [\"errors_timeout == 0\"]\n"
+    );
+    let run = perf(&plan, &[]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let json = run.json.unwrap();
+    let slow = scenario(&json, "slow");
+    let timeouts = slow["errors"]["timeout"].as_u64().unwrap();
+    assert!(timeouts >= 1, "{slow}");
+    assert_eq!(slow["errors"]["total"], timeouts);
+    // A timeout weighs on the percentiles at the time it took.
+    assert!(slow["latency"]["max"].as_f64().unwrap() >= 0.3, "{slow}");
+    assert_eq!(
+        slow["requests"]["sent"].as_u64().unwrap(),
+        seen.requests.load(Ordering::SeqCst)
+    );
+}
+
+#[test]
 fn one_token_per_client_reaches_the_server_and_never_the_report() {
     let (addr, seen) = serve(Seen::default());
     let plan = format!(
