@@ -1,11 +1,18 @@
 //! `stanchion config`: the configuration doctor. It loads a service's tools registry and its
 //! configuration sources the way the service would, and says which tools are enabled, why the
 //! others are not, and where each value came from — never a secret value.
+//!
+//! Every line it prints, values declared non-secret and error messages included, goes through
+//! a redactor that also knows every secret the load read (see [`crate::output`]): a URL with
+//! credentials or a token in a query is shown redacted.
 
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Args, Subcommand, ValueEnum};
 use stanchion_config::{ConfigLoader, LoadError, Snapshot, VaultMode};
+use stanchion_redact::Redactor;
+
+use crate::output;
 
 /// Arguments of `stanchion config`.
 #[derive(Debug, Args)]
@@ -38,6 +45,14 @@ enum ConfigCommand {
         #[command(flatten)]
         sources: SourceArgs,
     },
+    /// Print a `.env.example` for a tools registry on stdout.
+    ///
+    /// Every variable, commented out, with its tool, description, default, validation and,
+    /// for a secret, the mounted-file line to use instead of a value. Exits 0, or 2 when the
+    /// registry is unusable.
+    ///
+    /// Example: stanchion config template --registry config/tools.toml > config/.env.example
+    Template(crate::config_template::TemplateArgs),
 }
 
 /// Where the configuration comes from: the same flags for every subcommand.
@@ -76,9 +91,12 @@ enum Mode {
 }
 
 impl SourceArgs {
-    fn load(&self) -> Result<Snapshot, LoadError> {
+    fn load(&self, redactor: &Redactor) -> Result<Snapshot, LoadError> {
         // The real process environment is read (never written): that is what the service sees.
-        let mut loader = ConfigLoader::from_registry_file(&self.registry).with_dir(&self.dir);
+        // Every secret read is registered, so its value is redacted wherever else it shows.
+        let mut loader = ConfigLoader::from_registry_file(&self.registry)
+            .with_dir(&self.dir)
+            .with_secret_sink(redactor.clone());
         if let Some(env) = &self.env {
             loader = loader.with_env_name(env);
         }
@@ -97,16 +115,19 @@ impl SourceArgs {
 }
 
 pub(crate) fn run(args: ConfigArgs) -> ExitCode {
+    let redactor = Redactor::new();
     match args.command {
-        ConfigCommand::Check { sources, format } => check(&sources, format),
-        ConfigCommand::Explain { tool, sources } => explain(&tool, &sources),
+        ConfigCommand::Check { sources, format } => check(&redactor, &sources, format),
+        ConfigCommand::Explain { tool, sources } => explain(&redactor, &tool, &sources),
+        ConfigCommand::Template(args) => crate::config_template::run(&args),
     }
 }
 
-fn load_or_report(sources: &SourceArgs) -> Result<Snapshot, ExitCode> {
-    sources.load().map_err(|error| {
-        // SECURITY: load errors name files and lines, never values (stanchion-config's rule).
-        eprintln!("stanchion config: {error}");
+fn load_or_report(redactor: &Redactor, sources: &SourceArgs) -> Result<Snapshot, ExitCode> {
+    sources.load(redactor).map_err(|error| {
+        // SECURITY: load errors name files and lines, never values (stanchion-config's rule);
+        // the redactor is the second line of defence.
+        output::eprintln(redactor, &format!("stanchion config: {error}"));
         ExitCode::from(2)
     })
 }
@@ -119,20 +140,30 @@ fn verdict(passes: bool) -> ExitCode {
     }
 }
 
-fn check(sources: &SourceArgs, format: Format) -> ExitCode {
-    let snapshot = match load_or_report(sources) {
+fn check(redactor: &Redactor, sources: &SourceArgs, format: Format) -> ExitCode {
+    let snapshot = match load_or_report(redactor, sources) {
         Ok(snapshot) => snapshot,
         Err(code) => return code,
     };
     match format {
-        Format::Json => match serde_json::to_string_pretty(&snapshot) {
-            Ok(json) => println!("{json}"),
-            Err(error) => {
-                eprintln!("stanchion config: cannot render JSON ({error})");
-                return ExitCode::from(2);
+        Format::Json => {
+            let json = serde_json::to_value(&snapshot).and_then(|mut value| {
+                output::redact_json(redactor, &mut value);
+                serde_json::to_string_pretty(&value)
+            });
+            match json {
+                // Already redacted string by string; the line pass would see `"secret": true`.
+                Ok(json) => output::print_unchanged(&format!("{json}\n")),
+                Err(error) => {
+                    output::eprintln(
+                        redactor,
+                        &format!("stanchion config: cannot render JSON ({error})"),
+                    );
+                    return ExitCode::from(2);
+                }
             }
-        },
-        Format::Table => print!("{}", table(&snapshot)),
+        }
+        Format::Table => output::print(redactor, &table(&snapshot)),
     }
     verdict(snapshot.passes_check())
 }
@@ -221,20 +252,23 @@ fn table(snapshot: &Snapshot) -> String {
     out
 }
 
-fn explain(slug: &str, sources: &SourceArgs) -> ExitCode {
-    let snapshot = match load_or_report(sources) {
+fn explain(redactor: &Redactor, slug: &str, sources: &SourceArgs) -> ExitCode {
+    let snapshot = match load_or_report(redactor, sources) {
         Ok(snapshot) => snapshot,
         Err(code) => return code,
     };
     let Some(explanation) = snapshot.explain(slug) else {
         let known: Vec<&str> = snapshot.tools().iter().map(|t| t.slug()).collect();
-        eprintln!(
-            "stanchion config: no tool {slug:?} in {}; known tools: {}",
-            sources.registry.display(),
-            known.join(", ")
+        output::eprintln(
+            redactor,
+            &format!(
+                "stanchion config: no tool {slug:?} in {}; known tools: {}",
+                sources.registry.display(),
+                known.join(", ")
+            ),
         );
         return ExitCode::from(2);
     };
-    print!("{explanation}");
+    output::print(redactor, &explanation.to_string());
     verdict(snapshot.is_enabled(slug))
 }

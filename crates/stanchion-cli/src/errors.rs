@@ -5,6 +5,9 @@ use std::{fs, path::PathBuf, process::ExitCode};
 
 use clap::{Args, Subcommand, ValueEnum};
 use stanchion_errors::{LockDiff, Taxonomy};
+use stanchion_redact::Redactor;
+
+use crate::output;
 
 /// Arguments of `stanchion errors`.
 #[derive(Debug, Args)]
@@ -48,19 +51,26 @@ pub(crate) fn run(args: ErrorsArgs) -> ExitCode {
                 ListFormat::Markdown => taxonomy.to_markdown("Error codes (base taxonomy)"),
                 ListFormat::Lock => taxonomy.to_lock(),
             };
-            print!("{text}");
+            // The base taxonomy is compiled into the binary, not input: printed as it is.
+            output::print_unchanged(&text);
             ExitCode::SUCCESS
         }
         ErrorsCommand::Diff { old, new } => diff(&old, &new),
     }
 }
 
+/// Compares two lockfiles. Their text is input: what is printed from it (names, parse errors
+/// quoting a line) goes through the redactor like every other CLI output.
 fn diff(old: &PathBuf, new: &PathBuf) -> ExitCode {
+    let redactor = Redactor::new();
     let read = |path: &PathBuf| {
         fs::read_to_string(path).map_err(|error| {
-            eprintln!(
-                "stanchion errors diff: cannot read {}: {error}",
-                path.display()
+            output::eprintln(
+                &redactor,
+                &format!(
+                    "stanchion errors diff: cannot read {}: {error}",
+                    path.display()
+                ),
             );
         })
     };
@@ -70,25 +80,33 @@ fn diff(old: &PathBuf, new: &PathBuf) -> ExitCode {
     let diff = match LockDiff::between(&old_text, &new_text) {
         Ok(diff) => diff,
         Err(error) => {
-            eprintln!(
-                "stanchion errors diff: {} or {}: {error}",
-                old.display(),
-                new.display()
+            output::eprintln(
+                &redactor,
+                &format!(
+                    "stanchion errors diff: {} or {}: {error}",
+                    old.display(),
+                    new.display()
+                ),
             );
             return ExitCode::from(2);
         }
     };
+    let mut report = String::new();
     for name in &diff.removed {
-        println!("removed  {name}  (breaking)");
+        report.push_str(&format!("removed  {name}  (breaking)\n"));
     }
     for change in &diff.changed {
-        println!("changed  {change}  (breaking)");
+        report.push_str(&format!("changed  {change}  (breaking)\n"));
     }
     for name in &diff.added {
-        println!("added    {name}");
+        report.push_str(&format!("added    {name}\n"));
     }
+    output::print(&redactor, &report);
     if diff.is_breaking() {
-        eprintln!("stanchion errors diff: breaking change to the error taxonomy");
+        output::eprintln(
+            &redactor,
+            "stanchion errors diff: breaking change to the error taxonomy",
+        );
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -9,7 +9,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod config;
+mod config_template;
 mod errors;
+mod output;
 mod perf;
 mod redact;
 

@@ -1,6 +1,8 @@
 //! `stanchion perf run`: the perf smoke harness. Runs a plan's scenarios against a service,
 //! prints each one's figures and thresholds, and writes JSON and Markdown reports. The harness
-//! itself is the `stanchion-perf` crate; this module is its command line.
+//! itself is the `stanchion-perf` crate; this module is its command line. Like every
+//! subcommand it prints through [`output`](crate::output): a plan's URL, header or token
+//! command may carry a credential, and the reports go through the same redactor.
 
 use std::{
     io::IsTerminal as _,
@@ -11,6 +13,9 @@ use std::{
 
 use clap::{Args, Subcommand, ValueEnum};
 use stanchion_perf::{Plan, RunOptions};
+use stanchion_redact::Redactor;
+
+use crate::output;
 
 /// Arguments of `stanchion perf`.
 #[derive(Debug, Args)]
@@ -83,8 +88,8 @@ pub(crate) fn run(args: PerfArgs) -> ExitCode {
     }
 }
 
-fn unusable(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("stanchion perf: {message}");
+fn unusable(redactor: &Redactor, message: impl std::fmt::Display) -> ExitCode {
+    output::eprintln(redactor, &format!("stanchion perf: {message}"));
     ExitCode::from(2)
 }
 
@@ -102,9 +107,11 @@ fn check_output(path: &Path) -> Result<(), String> {
 }
 
 fn run_plan(args: RunArgs) -> ExitCode {
+    let redactor = Redactor::new();
+    let redactor = &redactor;
     let mut plan = match Plan::from_file(&args.plan) {
         Ok(plan) => plan,
-        Err(error) => return unusable(error),
+        Err(error) => return unusable(redactor, error),
     };
     if let Some(seconds) = args.duration {
         plan.override_duration(Duration::from_secs(seconds));
@@ -114,7 +121,7 @@ fn run_plan(args: RunArgs) -> ExitCode {
     }
     for path in args.json.iter().chain(&args.markdown) {
         if let Err(message) = check_output(path) {
-            return unusable(message);
+            return unusable(redactor, message);
         }
     }
     let mut options = RunOptions::new(args.plan.display().to_string())
@@ -131,25 +138,32 @@ fn run_plan(args: RunArgs) -> ExitCode {
     }
     let runtime = match runtime.enable_all().build() {
         Ok(runtime) => runtime,
-        Err(error) => return unusable(format!("cannot start the runtime: {error}")),
+        Err(error) => return unusable(redactor, format!("cannot start the runtime: {error}")),
     };
     let report = match runtime.block_on(stanchion_perf::run(&plan, &options)) {
         Ok(report) => report,
-        Err(error) => return unusable(error),
+        Err(error) => return unusable(redactor, error),
     };
+    let json = redacted_json(redactor, &report.to_json());
     match args.format {
-        Format::Text => print!("{}", report.to_text()),
-        Format::Json => println!("{}", report.to_json()),
+        Format::Text => output::print(redactor, &report.to_text()),
+        Format::Json => output::print_unchanged(&format!("{json}\n")),
     }
     let mut written = true;
     for (path, text) in [
-        (args.json.as_ref(), report.to_json()),
-        (args.markdown.as_ref(), report.to_markdown()),
+        (args.json.as_ref(), json),
+        (
+            args.markdown.as_ref(),
+            output::redact_text(redactor, &report.to_markdown()),
+        ),
     ] {
         if let Some(path) = path
             && let Err(error) = std::fs::write(path, text)
         {
-            eprintln!("stanchion perf: cannot write {}: {error}", path.display());
+            output::eprintln(
+                redactor,
+                &format!("stanchion perf: cannot write {}: {error}", path.display()),
+            );
             written = false;
         }
     }
@@ -159,5 +173,18 @@ fn run_plan(args: RunArgs) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// The JSON report with every string redacted (it stays valid JSON of the same shape).
+fn redacted_json(redactor: &Redactor, json: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(json) {
+        Ok(mut value) => {
+            output::redact_json(redactor, &mut value);
+            serde_json::to_string_pretty(&value).unwrap_or_else(|_| json.to_owned())
+        }
+        // The report serializes from plain structs, so this is not reached; if it were, the
+        // text is still redacted.
+        Err(_) => output::redact_text(redactor, json),
     }
 }

@@ -7,6 +7,12 @@
 //! secret split by a bad byte would escape the rules), the filter goes on, and the exit code is
 //! 2 with the line numbers on standard error. An unreadable input stops the filter with exit
 //! code 2.
+//!
+//! A private key written over many lines (PEM, OpenSSH, PGP) is held back from its BEGIN line
+//! to its END line and redacted whole, still one line out per line in: every line of the block
+//! is written as the marker. Without an END line the block ends at the size limit
+//! (`--max-value-len`; everything up to it is redacted), at a JSON line, or at the end of the
+//! input.
 
 use std::{
     fmt::Write as _,
@@ -15,10 +21,15 @@ use std::{
 };
 
 use clap::{Args, ValueEnum};
-use stanchion_redact::{DEFAULT_MAX_VALUE_LEN, Method, Redactor, rules};
+use stanchion_redact::{
+    DEFAULT_MAX_VALUE_LEN, Method, Redactor, private_key_block_end, private_key_block_start, rules,
+};
 
 /// What replaces an invalid UTF-8 line.
 const INVALID_UTF8_MARKER: &str = "[REDACTED:invalid-utf8]";
+
+/// What replaces a private-key block when the engine did not turn it into one marker.
+const PRIVATE_KEY_MARKER: &str = "[REDACTED:private-key]";
 
 /// Arguments of `stanchion redact`.
 #[derive(Debug, Args)]
@@ -171,6 +182,10 @@ enum FilterError {
 }
 
 /// Redacts every line of `input` to `output`; returns the numbers of invalid UTF-8 lines.
+///
+/// One line out per line in, always (a checker may compare line counts). A private-key block
+/// that spans lines is held back from its BEGIN line to its END line and redacted whole; each of
+/// its lines is written as the block's marker (see [`Block`]).
 fn filter(
     redactor: &Redactor,
     format: LineFormat,
@@ -181,6 +196,7 @@ fn filter(
     let mut buffer = Vec::new();
     let mut invalid = Vec::new();
     let mut number: u64 = 0;
+    let mut block: Option<Block> = None;
     loop {
         buffer.clear();
         let read = input
@@ -197,12 +213,41 @@ fn filter(
             // CRLF input gives LF output.
             line = line.strip_suffix(b"\r").unwrap_or(line);
         }
-        let redacted = match std::str::from_utf8(line) {
-            Ok(text) => redact_line(redactor, format, text),
-            Err(_) => {
-                invalid.push(number);
-                std::borrow::Cow::Borrowed(INVALID_UTF8_MARKER)
+        let text = std::str::from_utf8(line).ok();
+        if text.is_none() {
+            invalid.push(number);
+        }
+        if let Some(open) = &mut block {
+            // A JSON line cannot be a key's body: the block was cut off before its END line.
+            let json_follows = text.is_some_and(|text| is_json_line(format, text));
+            if !json_follows {
+                // Fail closed: a line that is not UTF-8 is part of the block, replaced by its
+                // marker (and reported); it adds nothing the rule must see.
+                let text = text.unwrap_or_default();
+                let end = private_key_block_end(text);
+                let len = open.push(text, newline);
+                if end.is_some() || len > redactor.max_value_len() {
+                    let open = block.take().unwrap_or_else(|| unreachable!("open block"));
+                    open.write(redactor, end, &mut output)?;
+                }
+                flush_when_idle(&mut input, &mut output)?;
+                continue;
             }
+            let open = block.take().unwrap_or_else(|| unreachable!("open block"));
+            open.write(redactor, None, &mut output)?;
+        }
+        let redacted = match text {
+            Some(text) => {
+                // The cheap search first: it is false on nearly every line.
+                if let Some(begin) = private_key_block_start(text)
+                    && !is_json_line(format, text)
+                {
+                    block = Some(Block::open(text, begin, newline));
+                    continue;
+                }
+                redact_line(redactor, format, text)
+            }
+            None => std::borrow::Cow::Borrowed(INVALID_UTF8_MARKER),
         };
         output
             .write_all(redacted.as_bytes())
@@ -210,13 +255,125 @@ fn filter(
         if newline {
             output.write_all(b"\n").map_err(FilterError::Write)?;
         }
-        // Stream: flush whenever the input has nothing more buffered (`tail -f | ...`).
-        if input.fill_buf().map_err(FilterError::Read)?.is_empty() {
-            output.flush().map_err(FilterError::Write)?;
-        }
+        flush_when_idle(&mut input, &mut output)?;
+    }
+    if let Some(open) = block.take() {
+        // The input ended inside a block: everything after BEGIN is redacted.
+        open.write(redactor, None, &mut output)?;
     }
     output.flush().map_err(FilterError::Write)?;
     Ok(invalid)
+}
+
+/// Streams: flush whenever the input has nothing more buffered (`tail -f | ...`).
+fn flush_when_idle(input: &mut impl BufRead, output: &mut impl Write) -> Result<(), FilterError> {
+    if input.fill_buf().map_err(FilterError::Read)?.is_empty() {
+        output.flush().map_err(FilterError::Write)?;
+    }
+    Ok(())
+}
+
+/// Whether `line` is redacted as JSON (so a block cannot open or continue in it: a JSON string
+/// holds no raw newline, and the engine redacts a key inside one string whole).
+fn is_json_line(format: LineFormat, line: &str) -> bool {
+    match format {
+        LineFormat::Text => false,
+        LineFormat::Json | LineFormat::Auto => {
+            line.trim_start().starts_with(['{', '['])
+                && serde_json::from_str::<serde_json::Value>(line).is_ok()
+        }
+    }
+}
+
+/// A private-key block held back from its BEGIN line until its END line, the size limit, a
+/// JSON line or the end of the input.
+///
+/// It is redacted as one text (one count, the `private-key` rule's marker, or `oversized`
+/// past the size limit), and written with one output line per input line: the BEGIN line keeps
+/// its redacted text before the header, the END line its redacted text after the footer, and
+/// every line in between is the marker alone.
+struct Block {
+    /// The lines (without line breaks), each with whether it ended with one.
+    lines: Vec<(String, bool)>,
+    /// Where the header starts in the first line.
+    begin: usize,
+    /// The bytes held from the header on, line breaks included.
+    len: usize,
+}
+
+impl Block {
+    fn open(line: &str, begin: usize, newline: bool) -> Self {
+        Self {
+            lines: vec![(line.to_owned(), newline)],
+            begin,
+            len: line.len() - begin,
+        }
+    }
+
+    /// Adds a line; returns the bytes held so far.
+    fn push(&mut self, line: &str, newline: bool) -> usize {
+        self.lines.push((line.to_owned(), newline));
+        self.len += 1 + line.len();
+        self.len
+    }
+
+    /// Redacts and writes the block; `end` is where the footer ends in the last line, if the
+    /// last line has one.
+    fn write(
+        self,
+        redactor: &Redactor,
+        end: Option<usize>,
+        output: &mut impl Write,
+    ) -> Result<(), FilterError> {
+        let last = self.lines.len() - 1;
+        let mut body = String::with_capacity(self.len);
+        for (index, (line, _)) in self.lines.iter().enumerate() {
+            let from = if index == 0 { self.begin } else { 0 };
+            let to = match end {
+                Some(end) if index == last => end,
+                _ => line.len(),
+            };
+            if index > 0 {
+                body.push('\n');
+            }
+            body.push_str(&line[from..to]);
+        }
+        let marker = match redactor.redact(&body) {
+            // Fail closed if the rule did not replace the block as one marker.
+            std::borrow::Cow::Owned(marker) if !marker.contains('\n') && marker != body => marker,
+            _ => PRIVATE_KEY_MARKER.to_owned(),
+        };
+        // A mask is as long as the block; each line then shows its own length in `*`.
+        let mask = marker.bytes().all(|byte| byte == b'*');
+        let per_line = |part: &str| {
+            if mask {
+                "*".repeat(part.chars().count())
+            } else {
+                marker.clone()
+            }
+        };
+        for (index, (line, newline)) in self.lines.iter().enumerate() {
+            let mut out = String::new();
+            let from = if index == 0 { self.begin } else { 0 };
+            if index == 0 {
+                out.push_str(&redactor.redact_log_line(&line[..self.begin]));
+            }
+            match end {
+                Some(end) if index == last => {
+                    out.push_str(&per_line(&line[from..end]));
+                    out.push_str(&redactor.redact_log_line(&line[end..]));
+                }
+                _ => out.push_str(&per_line(&line[from..])),
+            }
+            if *newline {
+                out.push('\n');
+            }
+            output
+                .write_all(out.as_bytes())
+                .map_err(FilterError::Write)?;
+        }
+        Ok(())
+    }
 }
 
 fn redact_line<'a>(
@@ -259,6 +416,34 @@ mod tests {
         let (out, invalid) = run_filter(LineFormat::Text, b"ok\n\xff secret\nok\n");
         assert_eq!(out, "ok\n[REDACTED:invalid-utf8]\nok\n");
         assert_eq!(invalid, [2]);
+    }
+
+    #[test]
+    fn a_bad_byte_inside_a_key_block_is_part_of_the_block() {
+        let input = b"-----BEGIN PRIVATE KEY-----\nMIIB\xff\n-----END PRIVATE KEY----- ok\n";
+        let (out, invalid) = run_filter(LineFormat::Auto, input);
+        assert_eq!(
+            out,
+            "[REDACTED:private-key]\n[REDACTED:private-key]\n[REDACTED:private-key] ok\n"
+        );
+        assert_eq!(invalid, [2]);
+    }
+
+    #[test]
+    fn a_masked_key_block_shows_each_line_length() {
+        let redactor = Redactor::builder()
+            .with_method(Method::Mask)
+            .build()
+            .unwrap();
+        let mut output = Vec::new();
+        let input: &[u8] = b"k=-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n";
+        filter(&redactor, LineFormat::Auto, input, &mut output)
+            .unwrap_or_else(|_| panic!("filter failed"));
+        let out = String::from_utf8(output).unwrap();
+        assert_eq!(
+            out,
+            format!("k={}\n****\n{}\n", "*".repeat(27), "*".repeat(25))
+        );
     }
 
     #[test]

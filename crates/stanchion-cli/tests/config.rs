@@ -397,3 +397,98 @@ fn secrets_planted_in_every_source_never_reach_stdout_or_stderr() {
         }
     }
 }
+
+/// Values the registry does not call secret, but that carry credentials: every output of
+/// `config check` (table and JSON) and `config explain` shows them redacted, keeps what is not
+/// a credential (host, port, path, other query parameters), and error messages do too.
+#[test]
+fn credentials_in_values_not_declared_secret_are_redacted_in_every_output() {
+    const REGISTRY: &str = r#"
+[[tools]]
+slug = "search"
+required = ["SEARCH_URL", "DATABASE_URL", "CACHE_URL"]
+optional = ["WEBHOOK_URL", "SEARCH_KEY"]
+secrets = ["SEARCH_KEY"]
+"#;
+    let github = "ghp_R4nd0mT0k3nV4lu3F0rT3st1ngPurp0s3s12";
+    let db_password = "Sup3rS3cretPw";
+    let cache_password = "r3d1sPassW0rd";
+    let search_key = "planted-search-key-8c1f";
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("tools.toml"), REGISTRY).expect("write registry");
+    std::fs::write(
+        dir.path().join(".env"),
+        format!(
+            "SEARCH_URL=https://search.example/q?token={github}&lang=en\n\
+             DATABASE_URL=postgres://app:{db_password}@db.internal:5432/app\n\
+             CACHE_URL=redis://cache:{cache_password}@cache.internal:6379/0\n\
+             SEARCH_KEY={search_key}\n\
+             WEBHOOK_URL=https://hooks.example/in/{search_key}\n"
+        ),
+    )
+    .expect("write .env");
+    let planted = [&github[4..], db_password, cache_password, search_key];
+    let registry = ["--registry", "tools.toml"];
+    let runs: Vec<Run> = [
+        &[
+            "config",
+            "check",
+            registry[0],
+            registry[1],
+            "--format",
+            "table",
+        ][..],
+        &[
+            "config",
+            "check",
+            registry[0],
+            registry[1],
+            "--format",
+            "json",
+        ],
+        &["config", "explain", "search", registry[0], registry[1]],
+    ]
+    .iter()
+    .map(|args| stanchion(dir.path(), &[], args))
+    .collect();
+    for run in &runs {
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        for secret in planted {
+            assert!(
+                !run.stdout.contains(secret) && !run.stderr.contains(secret),
+                "output leaks {secret:?}:\n{}{}",
+                run.stdout,
+                run.stderr
+            );
+        }
+    }
+    let json: serde_json::Value = serde_json::from_str(&runs[1].stdout).expect("JSON output");
+    let vars = &json["tools"][0]["vars"];
+    let search = vars["SEARCH_URL"]["value"].as_str().unwrap_or_default();
+    assert!(
+        search.starts_with("https://search.example/q?token=[REDACTED:")
+            && search.ends_with("&lang=en"),
+        "{search}"
+    );
+    let database = vars["DATABASE_URL"]["value"].as_str().unwrap_or_default();
+    assert!(database.contains("@db.internal:5432/app"), "{database}");
+    assert_eq!(vars["SEARCH_KEY"]["secret"], true, "booleans stay booleans");
+    let webhook = vars["WEBHOOK_URL"]["value"].as_str().unwrap_or_default();
+    assert!(
+        webhook.starts_with("https://hooks.example/in/[REDACTED:registered-secret"),
+        "a loaded secret is redacted where a plain value repeats it: {webhook}"
+    );
+    let explain = &runs[2].stdout;
+    assert!(explain.contains("@cache.internal:6379/0"), "{explain}");
+    assert_eq!(explain.lines().count(), 11, "{explain}");
+
+    // An error message quoting its input: the unknown tool named by a pasted token.
+    let run = stanchion(
+        dir.path(),
+        &[],
+        &["config", "explain", github, registry[0], registry[1]],
+    );
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("no tool"), "{}", run.stderr);
+    assert!(!run.stderr.contains(&github[4..]), "{}", run.stderr);
+}

@@ -319,6 +319,32 @@ fn one_token_per_client_reaches_the_server_and_never_the_report() {
 }
 
 #[test]
+fn a_credential_in_the_plan_is_redacted_in_every_output() {
+    let (addr, _) = serve(Seen::default());
+    let secret = "ghp_Zq8bT2vX9kLmN4pR7sW1yC3eF6hJ0aD5uG8i";
+    let plan = format!(
+        "base_url = \"http://{addr}\"\n[[scenario]]\nname = \"c\"\npath = \"/ok\"\n\
+         model = \"closed\"\nclients = 1\nthink_time = \"100ms\"\nduration = \"1s\"\n\
+         auth = {{ command = [\"echo\", \"{secret}\"] }}\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let markdown = dir.path().join("report.md");
+    let run = perf(&plan, &["--markdown", markdown.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let json = run.json.unwrap();
+    assert!(
+        scenario(&json, "c")["auth"]
+            .as_str()
+            .unwrap()
+            .contains("REDACTED")
+    );
+    let markdown = std::fs::read_to_string(markdown).unwrap();
+    for text in [&run.stdout, &json.to_string(), &markdown] {
+        assert!(!text.contains(secret), "the credential leaked: {text}");
+    }
+}
+
+#[test]
 fn unusable_input_exits_2_with_a_clear_message() {
     let open = "[[scenario]]\nname = \"h\"\npath = \"/ok\"\nmodel = \"open\"\nrate = 5\nduration = \"1s\"\n";
     // Nothing listens on a port that was just released.
@@ -359,7 +385,7 @@ fn unusable_input_exits_2_with_a_clear_message() {
             "failing token command",
             format!("{open}auth = {{ command = [\"false\"] }}\n"),
             vec!["--base-url", &up_url],
-            "auth: command `false` exited with",
+            "the token command `false` exited with",
         ),
         (
             "report directory missing",

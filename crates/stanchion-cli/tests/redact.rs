@@ -136,3 +136,139 @@ fn stats_print_counts_without_values() {
     assert!(stderr.contains("secret-field 1"), "{stderr}");
     assert!(!stderr.contains("hunter22"));
 }
+
+/// `count` lines of base64 shaped like a PEM body (64 characters, the last one shorter),
+/// distinct from each other, with no part of one anywhere else in the input.
+fn pem_body(seed: u64, count: usize) -> Vec<String> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut state = seed;
+    (0..count)
+        .map(|index| {
+            let len = if index + 1 == count { 40 } else { 64 };
+            (0..len)
+                .map(|_| {
+                    // xorshift64: deterministic, no dependency.
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    char::from(ALPHABET[usize::try_from(state % 64).expect("small")])
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Asserts that no 12-character window of any body line reached `text`.
+fn assert_no_body(text: &str, body: &[String]) {
+    for line in body {
+        for window in line.as_bytes().windows(12) {
+            let window = std::str::from_utf8(window).expect("ascii");
+            assert!(
+                !text.contains(window),
+                "key body {window:?} leaked:\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_private_key_over_many_lines_is_redacted_whole_and_keeps_the_line_count() {
+    let rsa = pem_body(1, 26);
+    let openssh = pem_body(2, 7);
+    let pgp = pem_body(3, 5);
+    let mut input = vec![
+        "boot ok".to_owned(),
+        "loaded key: -----BEGIN RSA PRIVATE KEY-----".to_owned(),
+        "Proc-Type: 4,ENCRYPTED".to_owned(),
+        "DEK-Info: AES-128-CBC,3F17F5316E2BAC89".to_owned(),
+        String::new(),
+    ];
+    input.extend(rsa.iter().cloned());
+    input.push("-----END RSA PRIVATE KEY----- (from vault) password=hunter22x".to_owned());
+    input.push(r#"{"level":"INFO","message":"between keys"}"#.to_owned());
+    input.push("-----BEGIN OPENSSH PRIVATE KEY-----".to_owned());
+    input.extend(openssh.iter().cloned());
+    input.push("-----END OPENSSH PRIVATE KEY-----".to_owned());
+    input.push("-----BEGIN PGP PRIVATE KEY BLOCK-----".to_owned());
+    input.extend(pgp.iter().cloned());
+    input.push("-----END PGP PRIVATE KEY BLOCK-----".to_owned());
+    input.push("done".to_owned());
+    let text = input.join("\n") + "\n";
+    for args in [&[][..], &["--format", "text"]] {
+        let output = redact(args, text.as_bytes(), &[]);
+        assert!(output.status.success(), "{output:?}");
+        let out = stdout(&output);
+        assert_no_body(&out, &[rsa.clone(), openssh.clone(), pgp.clone()].concat());
+        assert!(
+            !out.contains("ENCRYPTED") && !out.contains("3F17F5316E2BAC89"),
+            "{out}"
+        );
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), input.len(), "one line out per line in:\n{out}");
+        assert_eq!(lines[0], "boot ok");
+        assert_eq!(lines[1], "loaded key: [REDACTED:private-key]");
+        for line in &lines[2..31] {
+            assert_eq!(*line, "[REDACTED:private-key]");
+        }
+        assert_eq!(
+            lines[31],
+            "[REDACTED:private-key] (from vault) password=[REDACTED:secret-field]"
+        );
+        if args.is_empty() {
+            let json: serde_json::Value = serde_json::from_str(lines[32]).expect("JSON stays JSON");
+            assert_eq!(json["message"], "between keys");
+        }
+        assert!(
+            lines[33..lines.len() - 1]
+                .iter()
+                .all(|line| *line == "[REDACTED:private-key]")
+        );
+        assert_eq!(lines[lines.len() - 1], "done");
+    }
+    // One block, one count.
+    let output = redact(&["--stats"], text.as_bytes(), &[]);
+    let stderr = String::from_utf8(output.stderr).expect("UTF-8");
+    assert!(stderr.contains("private-key 3"), "{stderr}");
+}
+
+#[test]
+fn a_private_key_without_an_end_line_is_redacted_up_to_the_size_limit() {
+    let body = pem_body(4, 40);
+    let mut input = vec!["-----BEGIN PRIVATE KEY-----".to_owned()];
+    input.extend(body.iter().cloned());
+    input.push("after the key".to_owned());
+    let text = input.join("\n");
+    // 1 KiB: the header and the first 15 body lines (65 bytes each) fit, the 16th crosses it.
+    let output = redact(&["--max-value-len", "1024"], text.as_bytes(), &[]);
+    assert!(output.status.success(), "{output:?}");
+    let out = stdout(&output);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), input.len(), "{out}");
+    assert!(!out.ends_with('\n'), "no newline was added");
+    assert_no_body(&out, &body[..16]);
+    for line in &lines[..17] {
+        assert_eq!(*line, "[REDACTED:oversized]");
+    }
+    // Past the limit the filter is a line filter again (the rest of a runaway block is what a
+    // size limit gives up on; every line up to it is gone).
+    assert_eq!(lines[17], body[16]);
+    assert_eq!(lines[lines.len() - 1], "after the key");
+
+    // The input ends inside the block: everything after BEGIN is redacted.
+    let text = input[..10].join("\n") + "\n";
+    let out = stdout(&redact(&[], text.as_bytes(), &[]));
+    assert_no_body(&out, &body);
+    assert_eq!(out.lines().count(), 10, "{out}");
+    assert!(
+        out.lines().all(|line| line == "[REDACTED:private-key]"),
+        "{out}"
+    );
+
+    // A JSON line cuts the block short (a key's body is never JSON) and stays JSON.
+    let text = format!("{}\n{{\"message\":\"next\"}}\n", input[..4].join("\n"));
+    let out = stdout(&redact(&[], text.as_bytes(), &[]));
+    assert_no_body(&out, &body);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5, "{out}");
+    assert_eq!(lines[4], r#"{"message":"next"}"#);
+}

@@ -10,6 +10,8 @@ use std::{
     },
 };
 
+use secrecy::{ExposeSecret, SecretString};
+
 use crate::{
     dotenv::{self, ParseError, ParsedDotenv, VarLookup},
     registry::{Registry, RegistryError, ToolSpec, is_env_name},
@@ -296,10 +298,11 @@ impl ConfigLoader {
             sink: self.sink.as_deref(),
         };
         let variables = gathered.variables();
+        let public = self.development_values(&env, &registry, process_env);
         let tools: Vec<ToolStatus> = registry
             .tools()
             .iter()
-            .map(|spec| resolve_tool(spec, &variables, &env, vault_mode, id))
+            .map(|spec| resolve_tool(spec, &variables, &public, &env, vault_mode, id))
             .collect();
         let tool_index = tools
             .iter()
@@ -344,6 +347,42 @@ impl ConfigLoader {
                     .to_owned(),
             })
         }
+    }
+
+    /// Outside `development` and `test`: the secrets' values in this directory's
+    /// `.env.development` and `.env.test`, which are committed and so public. SECURITY: an
+    /// environment that shares one of them is running on a value anyone can read. Those files
+    /// are not sources here, so one that does not parse is not an error of this environment;
+    /// it only cannot be compared.
+    fn development_values(
+        &self,
+        env: &str,
+        registry: &Registry,
+        process_env: &HashMap<String, String>,
+    ) -> PublicValues {
+        let mut public = PublicValues::new();
+        if matches!(env, "development" | "test") {
+            return public;
+        }
+        for name in [".env.development", ".env.test"] {
+            let path = self.dir.join(name);
+            let Ok(bytes) = fs::read(&path) else { continue };
+            let Ok(parsed) = dotenv::parse_bytes(&bytes, process_env, &Lower(&[])) else {
+                continue;
+            };
+            for key in parsed.keys() {
+                if let Some(value) = parsed.get(key)
+                    && registry.is_secret(key)
+                    && !value.is_empty()
+                {
+                    public
+                        .entry(key.to_owned())
+                        .or_default()
+                        .push((path.display().to_string(), SecretString::from(value)));
+                }
+            }
+        }
+        public
     }
 
     /// The dotenv cascade, lowest precedence first.
@@ -395,6 +434,9 @@ impl ConfigLoader {
         Ok((files, layers))
     }
 }
+
+/// Public development values of secrets, by name, with the file each comes from.
+type PublicValues = HashMap<String, Vec<(String, SecretString)>>;
 
 /// The loaded dotenv files, lowest precedence first.
 type Layers = Vec<(Arc<Path>, ParsedDotenv)>;
@@ -589,7 +631,7 @@ impl Gathered<'_> {
         let secret = tainted || self.registry.is_secret(name);
         if secret && let Some(sink) = self.sink {
             for raw in raws.iter().filter(|raw| !raw.value.is_empty()) {
-                sink.register_secret(name, &secrecy::SecretString::from(raw.value.as_str()));
+                sink.register_secret(name, &SecretString::from(raw.value.as_str()));
             }
         }
         let chain = raws
@@ -696,6 +738,7 @@ fn is_truthy(value: &str) -> Option<bool> {
 fn resolve_tool(
     spec: &ToolSpec,
     variables: &BTreeMap<String, Variable>,
+    public: &PublicValues,
     env: &str,
     vault_mode: VaultMode,
     id: RefreshId,
@@ -803,6 +846,23 @@ fn resolve_tool(
                 ReasonKind::Invalid,
                 name,
                 format!("{name} (from {}) {why}", winner.origin),
+            ));
+        }
+        if variable.secret
+            && let Some((file, _)) = public.get(name.as_str()).and_then(|values| {
+                values
+                    .iter()
+                    .find(|(_, public)| public.expose_secret() == value)
+            })
+        {
+            reasons.push(reason(
+                ReasonKind::DevelopmentValue,
+                name,
+                format!(
+                    "secret {name} (from {}) is the public development value of {file}; \
+                     environment {env} needs its own, e.g. in {name}_FILE (a mounted secret file)",
+                    winner.origin
+                ),
             ));
         }
         if variable.secret && winner.origin.kind() == SourceKind::DotenvFile {

@@ -158,6 +158,7 @@ pub struct ToolSpec {
     pub(crate) critical: bool,
     pub(crate) kill_switch: Option<String>,
     pub(crate) validations: BTreeMap<String, Validation>,
+    pub(crate) descriptions: BTreeMap<String, String>,
 }
 
 impl ToolSpec {
@@ -174,6 +175,7 @@ impl ToolSpec {
             critical: false,
             kill_switch: None,
             validations: BTreeMap::new(),
+            descriptions: BTreeMap::new(),
         }
     }
 
@@ -254,6 +256,29 @@ impl ToolSpec {
     pub fn with_validation(mut self, name: impl Into<String>, validation: Validation) -> Self {
         self.validations.insert(name.into(), validation);
         self
+    }
+
+    /// Say what `name` is for, in one sentence (shown by `stanchion config template`, the
+    /// generated `.env.example`). Never put a value here: the registry is committed.
+    #[must_use]
+    pub fn with_description(mut self, name: impl Into<String>, text: impl Into<String>) -> Self {
+        self.descriptions.insert(name.into(), text.into());
+        self
+    }
+
+    /// The description of `name`, when the registry gives one.
+    pub fn description(&self, name: &str) -> Option<&str> {
+        self.descriptions.get(name).map(String::as_str)
+    }
+
+    /// The default of the optional variable `name`, when it has one.
+    pub fn default_value(&self, name: &str) -> Option<&str> {
+        self.defaults.get(name).map(String::as_str)
+    }
+
+    /// The validation of `name`, when it has one.
+    pub fn validation(&self, name: &str) -> Option<&Validation> {
+        self.validations.get(name)
     }
 
     /// The tool's slug.
@@ -355,6 +380,13 @@ impl ToolSpec {
                 && let Err(why) = validation.check(value)
             {
                 problems.push(format!("tool {slug}: the default for {name} {why}"));
+            }
+        }
+        for name in self.descriptions.keys() {
+            if !self.variables().any(|variable| variable == name) {
+                problems.push(format!(
+                    "tool {slug}: description for {name}, which the tool does not read"
+                ));
             }
         }
         if let Some(environments) = &self.environments {
@@ -476,6 +508,7 @@ impl Registry {
             tool.environments = raw_tool.environments;
             tool.kill_switch = raw_tool.kill_switch;
             tool.defaults = raw_tool.defaults;
+            tool.descriptions = raw_tool.describe;
             for (name, raw_validation) in raw_tool.validate {
                 match raw_validation.build() {
                     Ok(validation) => {
@@ -611,6 +644,8 @@ struct RawTool {
     defaults: BTreeMap<String, String>,
     #[serde(default)]
     validate: BTreeMap<String, RawValidation>,
+    #[serde(default)]
+    describe: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]

@@ -55,11 +55,14 @@ pub enum ReasonKind {
     Conflict,
     /// A secret file (via `NAME_FILE` or the secrets directory) cannot be read.
     Unreadable,
+    /// Outside `development` and `test`, a secret has the value that `.env.development` or
+    /// `.env.test` of the same directory gives it: a public, committed value.
+    DevelopmentValue,
 }
 
 impl ReasonKind {
     /// Every kind, in declaration order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Missing,
         Self::Empty,
         Self::Invalid,
@@ -68,6 +71,7 @@ impl ReasonKind {
         Self::PlainFileSecret,
         Self::Conflict,
         Self::Unreadable,
+        Self::DevelopmentValue,
     ];
 
     /// The stable SCREAMING_SNAKE name.
@@ -81,6 +85,7 @@ impl ReasonKind {
             Self::PlainFileSecret => "PLAIN_FILE_SECRET",
             Self::Conflict => "CONFLICT",
             Self::Unreadable => "UNREADABLE",
+            Self::DevelopmentValue => "DEVELOPMENT_VALUE",
         }
     }
 }

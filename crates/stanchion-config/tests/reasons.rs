@@ -18,8 +18,8 @@ fn kinds(snapshot: &stanchion_config::Snapshot, slug: &str) -> Vec<(ReasonKind, 
 const EVERYTHING_WRONG: &str = r#"
 [[tools]]
 slug = "broken"
-required = ["MISSING_ONE", "EMPTY_ONE", "BAD_URL", "BAD_INT", "BAD_CHOICE", "BAD_PATTERN", "BOTH", "GONE", "TOKEN"]
-secrets = ["TOKEN", "BOTH", "GONE"]
+required = ["MISSING_ONE", "EMPTY_ONE", "BAD_URL", "BAD_INT", "BAD_CHOICE", "BAD_PATTERN", "BOTH", "GONE", "TOKEN", "PUBLIC"]
+secrets = ["TOKEN", "BOTH", "GONE", "PUBLIC"]
 environments = ["production"]
 kill_switch = "BROKEN_OFF"
 [tools.validate]
@@ -37,6 +37,7 @@ fn every_reason_is_reported_at_once() {
         "EMPTY_ONE=\nBAD_URL=http://plain.example\nBAD_INT=98765\nBAD_CHOICE=antarctica\n\
          BAD_PATTERN=ops\nBOTH=plain\nTOKEN=from-dotenv\nBROKEN_OFF=true\n",
     );
+    fx.write(".env.development", "PUBLIC=committed-development-value\n");
     let both_file = fx.write("run/both", "x");
     let gone = fx.path("run/gone");
     let snapshot = fx
@@ -45,8 +46,10 @@ fn every_reason_is_reported_at_once() {
             &[
                 ("BOTH_FILE", both_file.to_str().unwrap()),
                 ("GONE_FILE", gone.to_str().unwrap()),
+                ("PUBLIC", "committed-development-value"),
             ],
         )
+        .with_env_name("staging")
         .with_vault_mode(VaultMode::Enforced)
         .load()
         .unwrap();
@@ -65,6 +68,7 @@ fn every_reason_is_reported_at_once() {
             (ReasonKind::Conflict, some("BOTH")),
             (ReasonKind::Unreadable, some("GONE")),
             (ReasonKind::PlainFileSecret, some("TOKEN")),
+            (ReasonKind::DevelopmentValue, some("PUBLIC")),
         ]
     );
     let tool = snapshot.tool("broken").unwrap();
@@ -83,7 +87,13 @@ fn every_reason_is_reported_at_once() {
     );
     assert!(missing.message().contains(".env"), "{}", missing.message());
     let messages: Vec<&str> = tool.reasons().iter().map(|r| r.message()).collect();
-    for value in ["plain.example", "98765", "antarctica", "from-dotenv"] {
+    for value in [
+        "plain.example",
+        "98765",
+        "antarctica",
+        "from-dotenv",
+        "committed-development-value",
+    ] {
         assert!(
             messages.iter().all(|m| !m.contains(value)),
             "no message repeats the value {value:?}: {messages:#?}"
@@ -99,6 +109,41 @@ fn every_reason_is_reported_at_once() {
             .iter()
             .all(|kind| tool.reasons().iter().any(|r| r.kind() == *kind))
     );
+}
+
+#[test]
+fn a_public_development_secret_disables_its_tool_only_outside_development_and_test() {
+    let fx = Fixture::new();
+    fx.write(".env.development", "KEY=committed-development-value\n");
+    fx.write(".env.test", "KEY=committed-test-value\n");
+    let registry = "[[tools]]\nslug = \"t\"\nrequired = [\"KEY\"]\nsecrets = [\"KEY\"]\n";
+    for (env, value, expect) in [
+        (
+            "production",
+            "committed-development-value",
+            Some(ReasonKind::DevelopmentValue),
+        ),
+        (
+            "staging",
+            "committed-test-value",
+            Some(ReasonKind::DevelopmentValue),
+        ),
+        ("production", "a-value-of-its-own", None),
+        ("development", "committed-development-value", None),
+        ("test", "committed-test-value", None),
+    ] {
+        let snapshot = fx
+            .loader(registry, &[("KEY", value)])
+            .with_env_name(env)
+            .load()
+            .unwrap();
+        let got = kinds(&snapshot, "t").first().map(|(kind, _)| *kind);
+        assert_eq!(got, expect, "{env} with {value}");
+        if let Some(reason) = snapshot.tool("t").unwrap().reasons().first() {
+            assert!(reason.message().contains(".env."), "{}", reason.message());
+            assert!(!reason.message().contains(value), "{}", reason.message());
+        }
+    }
 }
 
 #[test]

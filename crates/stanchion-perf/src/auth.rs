@@ -12,7 +12,7 @@ use crate::plan::Auth;
 #[non_exhaustive]
 pub enum AuthError {
     /// The environment variable is unset, empty or not valid in a header.
-    #[error("auth: environment variable {var} {problem}")]
+    #[error("the token variable {var} {problem}")]
     Env {
         /// The variable's name.
         var: String,
@@ -20,7 +20,7 @@ pub enum AuthError {
         problem: &'static str,
     },
     /// The token command failed or printed nothing usable.
-    #[error("auth: command `{command}` {problem}")]
+    #[error("the token command `{command}` {problem}")]
     Command {
         /// The command line (arguments joined by spaces).
         command: String,

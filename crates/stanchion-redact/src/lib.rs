@@ -74,6 +74,7 @@
 //! [`secrecy::SecretString`] prints `[REDACTED]` in `Debug`; once its value is exposed, only
 //! runtime redaction can catch it, so register it: [`Redactor::register_secret_string`].
 
+mod blocks;
 mod check;
 mod json;
 mod keys;
@@ -86,6 +87,7 @@ pub mod subscriber;
 
 #[doc(inline)]
 pub use crate::{
+    blocks::{private_key_block_end, private_key_block_start},
     keys::is_sensitive_key,
     marker::{MAX_MARKER_LEN, Method},
     redactor::{

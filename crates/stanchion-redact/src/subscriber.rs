@@ -7,7 +7,9 @@
 //! layer cannot change an event before its sibling layers see it. So redaction sits where
 //! every formatter's output passes: the writer. [`RedactingMakeWriter`] wraps any
 //! [`MakeWriter`]; each `write` carries one whole formatted event (that is how the fmt layer
-//! writes: it formats into a buffer, then writes it once), and the writer:
+//! writes: it formats into a buffer, then writes it once), and the writer redacts it and hands
+//! it, newline included, to the inner writer in one `write_all` (so lines from concurrent
+//! threads never interleave on stdout, a pipe or a shared file):
 //!
 //! - **JSON lines** ([`LineFormat::Json`]): runs [`Redactor::redact_json_line`] per line: one
 //!   prefilter scan for a clean line, else a validating scan that decodes each string, redacts
@@ -133,6 +135,10 @@ impl<W: io::Write> io::Write for RedactingWriter<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         // Formatters write UTF-8; lossy decoding keeps a stray byte from disabling redaction.
         let text = String::from_utf8_lossy(buf);
+        // One `write_all` of the whole event, newline included: `Stdout` takes its lock per
+        // call and a shared file or pipe is written per call, so a line written in two calls
+        // lets another thread's line in between (two events on one line, then an empty one).
+        let mut out = String::with_capacity(text.len() + 16);
         match self.format {
             LineFormat::Json => {
                 for line in text.split_inclusive('\n') {
@@ -140,9 +146,8 @@ impl<W: io::Write> io::Write for RedactingWriter<'_, W> {
                         Some(body) => (body, "\n"),
                         None => (line, ""),
                     };
-                    let redacted = self.redactor.redact_json_line(body);
-                    self.inner.write_all(redacted.as_bytes())?;
-                    self.inner.write_all(newline.as_bytes())?;
+                    out.push_str(&self.redactor.redact_json_line(body));
+                    out.push_str(newline);
                 }
             }
             LineFormat::Text => {
@@ -150,11 +155,11 @@ impl<W: io::Write> io::Write for RedactingWriter<'_, W> {
                     Some(body) => (body, "\n"),
                     None => (text.as_ref(), ""),
                 };
-                let redacted = self.redactor.redact_log_line(body);
-                self.inner.write_all(redacted.as_bytes())?;
-                self.inner.write_all(newline.as_bytes())?;
+                out.push_str(&self.redactor.redact_log_line(body));
+                out.push_str(newline);
             }
         }
+        self.inner.write_all(out.as_bytes())?;
         Ok(buf.len())
     }
 

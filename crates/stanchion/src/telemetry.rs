@@ -3,6 +3,8 @@
 use std::{fmt, str::FromStr, sync::Arc};
 
 use stanchion_redact::{Redactor, subscriber::RedactingMakeWriter};
+
+use crate::panic::install_panic_hook;
 use stanchion_request_id::RequestId;
 use tracing_core::{Event, Field, Subscriber, field::Visit};
 use tracing_subscriber::{
@@ -204,15 +206,22 @@ impl Telemetry {
         Ok(self.assemble(filter, make_writer))
     }
 
-    /// Installs the subscriber as the global default, writing to stdout.
+    /// Installs the subscriber as the global default, writing to stdout, and the panic hook
+    /// ([`install_panic_hook`]): from then on a panic on any thread is one redacted ERROR line
+    /// (target `stanchion::panic`) in this format, and Rust's default hook no longer prints
+    /// the raw message and backtrace to stderr.
     ///
     /// # Errors
     ///
-    /// An invalid filter, or a global subscriber already installed.
+    /// An invalid filter, or a global subscriber already installed (the panic hook is then
+    /// left as it was).
     pub fn init(self) -> Result<(), TelemetryError> {
+        let redactor = self.redactor.clone();
         let subscriber = self.try_build(std::io::stdout)?;
         tracing::subscriber::set_global_default(subscriber)
-            .map_err(|_| TelemetryError::AlreadyInstalled)
+            .map_err(|_| TelemetryError::AlreadyInstalled)?;
+        install_panic_hook(redactor);
+        Ok(())
     }
 
     fn parse_filter(&self) -> Result<EnvFilter, TelemetryError> {

@@ -327,6 +327,26 @@ mod tests {
     }
 
     #[test]
+    fn production_reads_the_key_from_a_mounted_file_and_never_the_development_one() {
+        let error = AgentConfig::from_vars([("APP_ENV", "production")]).expect_err("no key");
+        let message = error.to_string();
+        assert!(message.contains("MODEL_API_KEY"), "{message}");
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("MODEL_API_KEY");
+        std::fs::write(&path, "a-production-model-key-from-the-platform\n").expect("write");
+        let config = AgentConfig::from_vars([
+            ("APP_ENV", "production"),
+            (
+                "MODEL_API_KEY_FILE",
+                path.to_str().expect("utf-8 temp path"),
+            ),
+        ])
+        .expect("production starts following the docs");
+        assert!(config.config().snapshot().is_enabled(MODEL_TOOL));
+    }
+
+    #[test]
     fn an_http_provider_needs_an_endpoint() {
         let error = AgentConfig::from_vars([("MODEL_PROVIDER", "http")]).expect_err("refused");
         assert_eq!(

@@ -11,7 +11,7 @@ use axum::{
 use example_agent::{AgentConfig, ChatRequest, ServiceThread, shared_taxonomy, validate_prompt};
 use serde::Serialize;
 use serde_json::json;
-use stanchion::{CheckResult, Health, Metrics, Stack, record_tools};
+use stanchion::{CheckResult, Draining, Health, Metrics, Server, Stack, record_tools};
 use stanchion_config::ConfigService;
 use stanchion_errors::{ApiError, ProxyPolicy, axum::Json, codes};
 
@@ -52,6 +52,7 @@ fn router(
     config: &BackendConfig,
     agent: Option<AgentClient>,
     metrics: Metrics,
+    draining: Draining,
 ) -> io::Result<Router> {
     let secret = config.jwt_secret().ok_or_else(|| {
         io::Error::new(
@@ -59,7 +60,7 @@ fn router(
             "the auth tool is disabled: no AUTH_JWT_SECRET",
         )
     })?;
-    let health = health(config.config(), agent.clone());
+    let health = health(config.config(), agent.clone()).with_draining(draining);
     let state = AppState(Arc::new(Inner {
         config: Arc::clone(config.config()),
         verifier: Verifier::new(&secret),
@@ -76,7 +77,8 @@ fn router(
 }
 
 /// Readiness: `config` (a good snapshot is loaded), `tools` (every critical tool enabled),
-/// `agent` (its `/livez` answers; `warn` when chat is off and there is no agent).
+/// `agent` (its `/livez` answers; `warn` when chat is off and there is no agent), and
+/// `shutdown` (`fail` once the server is draining).
 fn health(config: &Arc<ConfigService>, agent: Option<AgentClient>) -> Health {
     let tools_config = Arc::clone(config);
     Health::new()
@@ -110,8 +112,8 @@ fn health(config: &Arc<ConfigService>, agent: Option<AgentClient>) -> Health {
         })
 }
 
-/// Serves the backend on `listener` until `shutdown` resolves (then finishes the requests in
-/// flight). Logs go to the current subscriber; metrics to [`BackendConfig::with_metrics`]'s
+/// Serves the backend with [`stanchion::Server`] on `listener` until `shutdown` resolves
+/// (then readiness fails, the listener closes and the requests in flight finish). Logs go to the current subscriber; metrics to [`BackendConfig::with_metrics`]'s
 /// recorder, else the global one (installed if needed). Without an agent URL (and with the `chat` tool enabled) it first starts the agent
 /// in-process on a free loopback port, on its own thread, logging to stdout; it stops it on
 /// the way out.
@@ -148,7 +150,8 @@ pub async fn serve(
         None => Metrics::install_global().map_err(io::Error::other)?,
     };
     record_tools(&config.config().snapshot());
-    let app = router(&config, agent, metrics)?;
+    let server = Server::new();
+    let app = router(&config, agent, metrics, server.draining())?;
     let addr = listener.local_addr()?;
     tracing::info!(
         addr = %addr,
@@ -157,9 +160,11 @@ pub async fn serve(
         inProcessAgent = in_process.is_some(),
         "backend listening"
     );
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = server
+        .serve_with_shutdown(listener, app, shutdown)
+        .await
+        .map(drop)
+        .map_err(io::Error::from);
     if let Some(agent) = in_process {
         // Joining waits for the agent's graceful stop: off the async threads.
         let stopped = tokio::task::spawn_blocking(move || agent.shutdown())
@@ -238,7 +243,10 @@ async fn active_training_plan(
     Ok(axum::Json(plan).into_response())
 }
 
-/// Every tool's status, reasons included; never a value (reasons name variables only).
+/// Every tool's status and the kind of each reason, naming variables, never values. It is
+/// public (clients use it to know which features are on), so the reasons' messages, which name
+/// files and the places searched, are left out: operators read them with `stanchion config
+/// explain` or in the `stanchion_config` log events.
 async fn tools(State(state): State<AppState>) -> Response {
     let snapshot = state.0.config.snapshot();
     let tools: Vec<_> = snapshot
@@ -253,7 +261,6 @@ async fn tools(State(state): State<AppState>) -> Response {
                 "reasons": tool.reasons().iter().map(|reason| json!({
                     "kind": reason.kind().as_str(),
                     "variable": reason.variable(),
-                    "message": reason.message(),
                 })).collect::<Vec<_>>(),
             })
         })

@@ -34,8 +34,9 @@ pub const CHAT_TOOL: &str = "chat";
 /// The training-plans tool: `GET /api/v1/training-plans/active`.
 pub const TRAINING_PLANS_TOOL: &str = "training-plans";
 
-/// The development JWT secret shipped in `config/.env`. It is public, so
-/// `APP_ENV=production` refuses to start while it is the configured secret.
+/// The development JWT secret shipped in `config/.env.development` and `config/.env.test`
+/// (read only in those environments). It is public, so every other environment (staging,
+/// production) refuses to start while it is the configured secret, wherever it came from.
 pub const DEVELOPMENT_JWT_SECRET: &str = "dev-only-jwt-secret-do-not-use-in-production";
 
 const DEFAULT_AGENT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -114,8 +115,10 @@ impl BackendConfig {
             .filter(|dir| !dir.is_empty())
             .map_or_else(default_config_dir, PathBuf::from);
         let config = start_config(&env, &dir, &redactor)?;
+        // SECURITY: the public development secret is refused outside development and test by
+        // the loader itself (reason DEVELOPMENT_VALUE, critical tool `auth` disabled), so
+        // `stanchion config check` fails on it with the same reason.
         let snapshot = config.snapshot();
-        refuse_development_secret(&snapshot)?;
         let (agent_url, agent_timeout) = agent_settings(&snapshot);
         Ok(Self {
             addr,
@@ -221,24 +224,6 @@ impl BackendConfig {
     }
 }
 
-/// SECURITY: the development secret is in the repository; a production backend using it
-/// would accept tokens anyone can mint.
-fn refuse_development_secret(snapshot: &Snapshot) -> Result<(), StartError> {
-    let is_development_value = snapshot
-        .secret(JWT_SECRET_VAR)
-        .is_some_and(|secret| secret.expose_secret() == DEVELOPMENT_JWT_SECRET);
-    if snapshot.env() == "production" && is_development_value {
-        return Err(StartError::Setting {
-            var: JWT_SECRET_VAR,
-            message: "is the development value from examples/backend/config/.env, which \
-                      APP_ENV=production refuses; set a real secret of at least 32 characters \
-                      in the environment, in AUTH_JWT_SECRET_FILE or in a secrets directory"
-                .to_owned(),
-        });
-    }
-    Ok(())
-}
-
 fn agent_settings(snapshot: &Snapshot) -> (Option<String>, Duration) {
     if !snapshot.is_enabled(CHAT_TOOL) {
         return (None, DEFAULT_AGENT_TIMEOUT);
@@ -259,9 +244,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_shipped_env_file_holds_the_development_secret() {
-        let env = std::fs::read_to_string(default_config_dir().join(".env")).expect(".env");
-        assert!(env.contains(&format!("{JWT_SECRET_VAR}={DEVELOPMENT_JWT_SECRET}\n")));
+    fn only_development_and_test_files_hold_the_development_secret() {
+        let line = format!("{JWT_SECRET_VAR}={DEVELOPMENT_JWT_SECRET}\n");
+        for file in [".env.development", ".env.test"] {
+            let text = std::fs::read_to_string(default_config_dir().join(file)).expect(file);
+            assert!(text.contains(&line), "{file}");
+        }
+        let shared = std::fs::read_to_string(default_config_dir().join(".env")).expect(".env");
+        assert!(
+            !shared.contains(DEVELOPMENT_JWT_SECRET),
+            "read in every environment"
+        );
         let config = BackendConfig::from_vars([(ADDR_VAR, "127.0.0.1:0")]).expect("loads");
         assert_eq!(
             config.jwt_secret().as_deref(),
@@ -278,18 +271,46 @@ mod tests {
 
     #[test]
     fn production_refuses_the_development_secret() {
-        let error =
-            BackendConfig::from_vars([("APP_ENV", "production")]).expect_err("refused in prod");
+        let error = BackendConfig::from_vars([
+            ("APP_ENV", "production"),
+            (JWT_SECRET_VAR, DEVELOPMENT_JWT_SECRET),
+        ])
+        .expect_err("refused in prod");
         let message = error.to_string();
-        assert!(
-            message.starts_with("AUTH_JWT_SECRET: is the development value"),
-            "{message}"
-        );
+        assert!(message.contains("critical tool `auth`"), "{message}");
+        assert!(message.contains("DEVELOPMENT_VALUE"), "{message}");
+        assert!(message.contains(".env.development"), "{message}");
         assert!(!message.contains(DEVELOPMENT_JWT_SECRET));
         let real = "a-production-secret-from-the-vault-0123456789";
         let config = BackendConfig::from_vars([("APP_ENV", "production"), (JWT_SECRET_VAR, real)])
             .expect("a real secret starts");
         assert_eq!(config.jwt_secret().as_deref(), Some(real.as_bytes()));
+    }
+
+    #[test]
+    fn production_without_a_secret_names_the_variable() {
+        let error =
+            BackendConfig::from_vars([("APP_ENV", "production")]).expect_err("no secret in prod");
+        let message = error.to_string();
+        assert!(message.contains("critical tool `auth`"), "{message}");
+        assert!(message.contains(JWT_SECRET_VAR), "{message}");
+    }
+
+    #[test]
+    fn production_starts_with_the_secret_in_a_file_as_the_docs_say() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("AUTH_JWT_SECRET");
+        let real = "a-production-secret-mounted-as-a-file-0123456789";
+        std::fs::write(&path, format!("{real}\n")).expect("write");
+        let file_var = format!("{JWT_SECRET_VAR}_FILE");
+        for env in ["staging", "production"] {
+            let config = BackendConfig::from_vars([
+                ("APP_ENV", env),
+                (file_var.as_str(), path.to_str().expect("utf-8")),
+            ])
+            .unwrap_or_else(|error| panic!("{env} starts following the docs: {error}"));
+            assert_eq!(config.jwt_secret().as_deref(), Some(real.as_bytes()));
+        }
     }
 
     #[test]

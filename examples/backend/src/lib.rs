@@ -24,7 +24,7 @@
 //! |---|---|---|
 //! | `POST /api/v1/chat` | bearer | `{"prompt": string}` → `{"answer": string}` from the agent |
 //! | `GET /api/v1/training-plans/active` | bearer | the caller's plan; `SUBSCRIPTION_PLAN_LIMIT` for `plan: "free"` tokens |
-//! | `GET /api/v1/tools` | none | `{"env", "tools": [{"slug","name","enabled","critical","reasons":[{"kind","variable","message"}]}]}` |
+//! | `GET /api/v1/tools` | none | `{"env", "tools": [{"slug","name","enabled","critical","reasons":[{"kind","variable"}]}]}` (public: no values, no file paths) |
 //! | `GET /livez`, `/readyz`, `/health` | none | `application/health+json`; readiness checks `config`, `tools` (critical ones enabled), `agent` (its `/livez`) |
 //! | `GET /metrics` | none | Prometheus text: requests, latency, errors by code, tools |
 //!
@@ -47,11 +47,18 @@
 //!   forwardable `SUBSCRIPTION_QUERY_LIMIT` as is, anything else an upstream code); a 2xx that
 //!   is not an answer → `UPSTREAM_ERROR` (502). The agent's body never reaches the caller.
 //! - **One request, one ID.** The agent client is wrapped in
-//!   [`PropagateRequestIdLayer`](stanchion_request_id::PropagateRequestIdLayer); the agent
-//!   trusts the ID, so both services log the request under the same `requestId`.
-//! - **No production start with the development secret.** `APP_ENV=production` with
-//!   [`DEVELOPMENT_JWT_SECRET`] (or with no secret) fails [`BackendConfig::from_env`] with a
-//!   message naming the variable and where to set a real one.
+//!   [`PropagateRequestIdLayer`](stanchion_request_id::PropagateRequestIdLayer); the ID the
+//!   backend sends always passes the agent's validity rule, so both services log the request
+//!   under the same `requestId`.
+//! - **A production server.** [`stanchion::Server`] serves the API: a slow or idle client
+//!   cannot hold a connection, a head over the limits gets `HEADERS_TOO_LARGE` /
+//!   `URI_TOO_LONG`, an HTTP/1.1 request without `Host` gets `BAD_REQUEST`, and SIGTERM or
+//!   SIGINT turns `/readyz` to `fail`, lets requests in flight finish and exits 0.
+//! - **No shared-environment start with the development secret.** The development secret is
+//!   read only in `development` and `test` (`config/.env.development`, `config/.env.test`);
+//!   any other `APP_ENV` (staging, production) with [`DEVELOPMENT_JWT_SECRET`] (or with no
+//!   secret) fails [`BackendConfig::from_env`] with a message naming the variable and where to
+//!   set a real one (`AUTH_JWT_SECRET_FILE`, a mounted secret file).
 //! - **Tools drive features.** A disabled `chat` or `training-plans` tool makes its route
 //!   answer `NOT_FOUND`; `/api/v1/tools` says why, naming variables, never values.
 

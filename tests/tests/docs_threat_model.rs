@@ -1,0 +1,60 @@
+//! `docs/security/threat-model.md` names the test that proves each mitigation as
+//! `file::function`; every one of them must exist, so the page cannot cite a test that was
+//! renamed or removed.
+
+#![allow(clippy::unwrap_used)] // A test fails by panicking; unwrap is its report.
+
+use std::path::Path;
+
+fn repository() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+/// Every `path.rs::function` reference in `text`.
+fn references(text: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for piece in text.split('`') {
+        if let Some((file, function)) = piece.split_once(".rs::") {
+            let function_ok = !function.is_empty()
+                && function
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if function_ok && !file.contains(' ') {
+                found.push((format!("{file}.rs"), function.to_owned()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn every_test_the_threat_model_names_exists() {
+    let text = std::fs::read_to_string(repository().join("docs/security/threat-model.md")).unwrap();
+    let refs = references(&text);
+    assert!(refs.len() >= 20, "too few references found: {refs:?}");
+    let mut missing = Vec::new();
+    for (file, function) in refs {
+        let source = std::fs::read_to_string(repository().join(&file)).unwrap_or_default();
+        if !source.contains(&format!("fn {function}(")) {
+            missing.push(format!("{file}::{function}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "named in the threat model but not found: {missing:#?}"
+    );
+}
+
+#[test]
+fn the_reference_reader_finds_a_missing_test() {
+    let refs = references("| x | `tests/tests/nope.rs::a_test_that_does_not_exist` |");
+    assert_eq!(
+        refs,
+        [(
+            "tests/tests/nope.rs".to_owned(),
+            "a_test_that_does_not_exist".to_owned()
+        )]
+    );
+    let source = std::fs::read_to_string(repository().join(&refs[0].0)).unwrap_or_default();
+    assert!(!source.contains("fn a_test_that_does_not_exist("));
+}
