@@ -12,6 +12,7 @@ mod config;
 mod config_template;
 mod errors;
 mod output;
+mod perf;
 mod redact;
 mod slo;
 
@@ -34,6 +35,8 @@ enum Command {
     Redact(redact::RedactArgs),
     /// Service level objectives: rules, alerts, tests, dashboard and document from one spec.
     Slo(slo::SloArgs),
+    /// Perf smoke harness: run a plan's load scenarios and check their thresholds.
+    Perf(perf::PerfArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,5 +45,6 @@ fn main() -> ExitCode {
         Command::Config(args) => config::run(args),
         Command::Redact(args) => redact::run(args),
         Command::Slo(args) => slo::run(args),
+        Command::Perf(args) => perf::run(args),
     }
 }

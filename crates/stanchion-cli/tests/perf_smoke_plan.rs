@@ -1,0 +1,166 @@
+//! The backend's perf smoke plan (`examples/backend/ops/perf-smoke.toml`), shortened with
+//! `--duration`, against the real example backend started as a process, with its tokens
+//! minted by the real `backend mint-token`. The report's request totals are checked against
+//! the backend's own Prometheus counters.
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    io::{Read as _, Write as _},
+    net::TcpStream,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Builds the `backend` binary next to `stanchion` (same target directory and profile) and
+/// returns that directory. A no-op when `cargo test --workspace` already built it.
+fn build_backend() -> PathBuf {
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_stanchion"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let target_dir = bin_dir.parent().unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut build = Command::new(cargo);
+    build
+        .args(["build", "-q", "-p", "example-backend", "--bin", "backend"])
+        .arg("--manifest-path")
+        .arg(workspace_root().join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target_dir);
+    if bin_dir.file_name().is_some_and(|name| name == "release") {
+        build.arg("--release");
+    }
+    let status = build.status().unwrap();
+    assert!(status.success(), "building the backend failed");
+    bin_dir
+}
+
+struct Backend(Child);
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn get(addr: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nhost: {addr}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// The sum of `http_server_requests_total` over every series of `route`.
+fn served(metrics: &str, route: &str) -> u64 {
+    let label = format!("route=\"{route}\"");
+    metrics
+        .lines()
+        .filter(|line| line.starts_with("http_server_requests_total{") && line.contains(&label))
+        .map(|line| line.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum()
+}
+
+#[test]
+fn the_backend_smoke_plan_passes_against_the_real_backend_and_every_request_is_counted() {
+    let bin_dir = build_backend();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let backend = Backend(
+        Command::new(bin_dir.join("backend"))
+            .env("BACKEND_ADDR", &addr)
+            .env("PATH", &path)
+            .env_remove("AGENT_URL")
+            .env_remove("APP_ENV")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < deadline, "the backend did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("perf.json");
+    let markdown_path = dir.path().join("perf.md");
+    let output = Command::new(env!("CARGO_BIN_EXE_stanchion"))
+        .args(["perf", "run"])
+        .arg(workspace_root().join("examples/backend/ops/perf-smoke.toml"))
+        .args(["--base-url", &format!("http://{addr}")])
+        .args(["--duration", "2", "--warmup", "1"])
+        .args(["--pid", &backend.0.id().to_string()])
+        .arg("--json")
+        .arg(&json_path)
+        .arg("--markdown")
+        .arg(&markdown_path)
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    assert_eq!(report["passed"], true);
+    assert!(
+        report["metadata"]["started_at"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+    let metrics = get(&addr, "/metrics");
+    let scenarios = report["scenarios"].as_array().unwrap();
+    let names: Vec<&str> = scenarios
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["health", "chat", "training-plan"]);
+    for scenario in scenarios {
+        let name = scenario["name"].as_str().unwrap();
+        assert!(
+            scenario["requests"]["measured"].as_u64().unwrap() > 0,
+            "{name}"
+        );
+        assert_eq!(scenario["errors"]["total"], 0, "{name}: {scenario}");
+        assert_eq!(scenario["passed"], true, "{name}");
+        let process = &scenario["target_process"];
+        assert!(
+            process["peak_rss_bytes"].as_u64().unwrap() > 0,
+            "{name}: {process}"
+        );
+        assert_eq!(process["exited"], false);
+        // The report's total, warm-up included, is what the backend counted for the route.
+        let route = scenario["path"].as_str().unwrap();
+        assert_eq!(
+            scenario["requests"]["sent"].as_u64().unwrap(),
+            served(&metrics, route),
+            "{name}: report vs the backend's http_server_requests_total"
+        );
+    }
+    let chat = &scenarios[1];
+    assert_eq!(chat["clients"], 5);
+    assert!(chat["auth"].as_str().unwrap().ends_with("(5 tokens)"));
+    let markdown = std::fs::read_to_string(&markdown_path).unwrap();
+    assert!(markdown.contains("| `p95 <= 2.5s` |"), "{markdown}");
+}
