@@ -8,11 +8,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod civil;
 mod config;
 mod config_template;
 mod errors;
+mod ledger;
 mod output;
 mod redact;
+mod rollout_file;
+mod smoke;
 
 /// Operator tooling for services built with Stanchion.
 #[derive(Debug, Parser)]
@@ -31,6 +35,8 @@ enum Command {
     Config(config::ConfigArgs),
     /// Redaction filter: reads log lines on stdin, writes them redacted to stdout.
     Redact(redact::RedactArgs),
+    /// Smoke evidence: append a daily record to the ledger, count the pass streak.
+    Smoke(smoke::SmokeArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,5 +44,6 @@ fn main() -> ExitCode {
         Command::Errors(args) => errors::run(args),
         Command::Config(args) => config::run(args),
         Command::Redact(args) => redact::run(args),
+        Command::Smoke(args) => smoke::run(args),
     }
 }
