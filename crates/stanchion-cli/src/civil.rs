@@ -81,6 +81,11 @@ impl Date {
         format!("{year:04}-{month:02}")
     }
 
+    /// How many days `self` lies after `earlier` (negative when before).
+    pub(crate) fn days_after(self, earlier: Self) -> i64 {
+        self.day - earlier.day
+    }
+
     /// The day before.
     pub(crate) fn previous(self) -> Self {
         Self { day: self.day - 1 }

@@ -15,6 +15,7 @@ mod errors;
 mod ledger;
 mod output;
 mod redact;
+mod release;
 mod rollout_file;
 mod smoke;
 
@@ -37,6 +38,8 @@ enum Command {
     Redact(redact::RedactArgs),
     /// Smoke evidence: append a daily record to the ledger, count the pass streak.
     Smoke(smoke::SmokeArgs),
+    /// Release gate: evaluate RELEASE_CHECKLIST.md, fail while an item is open.
+    Release(release::ReleaseArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,5 +48,6 @@ fn main() -> ExitCode {
         Command::Config(args) => config::run(args),
         Command::Redact(args) => redact::run(args),
         Command::Smoke(args) => smoke::run(args),
+        Command::Release(args) => release::run(args),
     }
 }

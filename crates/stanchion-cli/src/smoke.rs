@@ -248,16 +248,17 @@ fn write_textfile(dir: &Path, unix_seconds: i64) -> Result<(), String> {
 
 /// The streak ending at a day, and why it ends where it does.
 #[derive(Debug)]
-struct Streak {
-    as_of: Option<Date>,
-    days: usize,
+pub(crate) struct Streak {
+    pub(crate) as_of: Option<Date>,
+    pub(crate) days: usize,
     first_day: Option<Date>,
     /// The day before the streak and why it does not count; `None` for an empty ledger.
     ended_by: Option<(Date, &'static str)>,
     last_strict_pass: Option<Date>,
 }
 
-fn count(entries: &[Entry], as_of: Option<Date>) -> Streak {
+/// The streak ending at `as_of`, or at the latest recorded day.
+pub(crate) fn count(entries: &[Entry], as_of: Option<Date>) -> Streak {
     let as_of = as_of.or_else(|| entries.iter().map(|entry| entry.date).max());
     let last_strict_pass = entries
         .iter()
