@@ -12,6 +12,7 @@ mod civil;
 mod config;
 mod config_template;
 mod errors;
+mod freeze;
 mod ledger;
 mod output;
 mod redact;

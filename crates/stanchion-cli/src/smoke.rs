@@ -82,9 +82,14 @@ struct RecordArgs {
     /// A note kept in the entry.
     #[arg(long, value_name = "TEXT")]
     note: Option<String>,
-    /// An incident reference kept in the entry.
+    /// An incident reference kept in the entry; it lets a record pass despite configuration
+    /// drift from --freeze.
     #[arg(long, value_name = "REF")]
     incident: Option<String>,
+    /// A freeze file from `stanchion config freeze`: the entry fails when the configuration
+    /// drifted from it, unless it carries --incident. Needs STANCHION_FREEZE_KEY.
+    #[arg(long, value_name = "FILE")]
+    freeze: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -162,7 +167,28 @@ fn record(redactor: &Redactor, args: RecordArgs) -> Result<ExitCode, String> {
         ledger::read_month(&month_file)?;
     }
 
-    let mut results = Vec::new();
+    let drift = args
+        .freeze
+        .as_deref()
+        .map(|path| crate::freeze::drift(redactor, path))
+        .transpose()?;
+    let mut results: Vec<(String, &str)> = Vec::new();
+    if let Some(changes) = &drift {
+        for change in changes {
+            output::eprintln(redactor, &format!("configuration drift: {change}"));
+        }
+        let incident = args
+            .incident
+            .as_deref()
+            .is_some_and(|r| !r.trim().is_empty());
+        let status = match (changes.is_empty(), incident) {
+            (true, _) => "pass",
+            (false, true) => "drift-under-incident",
+            (false, false) => "fail",
+        };
+        output::eprintln(redactor, &format!("check config-freeze: {status}"));
+        results.push(("config-freeze".to_owned(), status));
+    }
     for check in &checks {
         let passed = check.run();
         output::eprintln(
@@ -173,9 +199,9 @@ fn record(redactor: &Redactor, args: RecordArgs) -> Result<ExitCode, String> {
                 if passed { "pass" } else { "fail" }
             ),
         );
-        results.push((check.name.as_str(), passed));
+        results.push((check.name.clone(), if passed { "pass" } else { "fail" }));
     }
-    let pass = results.iter().all(|(_, passed)| *passed);
+    let pass = results.iter().all(|(_, status)| *status != "fail");
     // Notes and references are operator input and may quote a credential: stored redacted.
     let clean = |text: &Option<String>| {
         redactor
@@ -193,7 +219,7 @@ fn record(redactor: &Redactor, args: RecordArgs) -> Result<ExitCode, String> {
             .join(" "),
         checks: results
             .iter()
-            .map(|(name, passed)| format!("{name}:{}", if *passed { "pass" } else { "fail" }))
+            .map(|(name, status)| format!("{name}:{status}"))
             .collect::<Vec<_>>()
             .join(", "),
         strict: args.checks,
