@@ -147,24 +147,24 @@ pub(crate) fn drift(redactor: &Redactor, path: &Path) -> Result<Vec<String>, Str
     let mut changes: Vec<String> = frozen
         .iter()
         .filter(|line| !now.contains(line))
-        .map(|line| format!("was: {}", describe(line)))
+        .map(|line| format!("frozen: {}", describe(line)))
         .collect();
     changes.extend(
         now.iter()
             .filter(|line| !frozen.contains(line))
-            .map(|line| format!("now: {}", describe(line))),
+            .map(|line| format!("now:    {}", describe(line))),
     );
     Ok(changes)
 }
 
-/// A state line without its fingerprint (the name is enough to say what changed).
+/// A state line as an operator reads it; a fingerprint is keyed and says nothing of the value.
 fn describe(line: &str) -> String {
     match line
         .strip_prefix("var ")
         .and_then(|rest| rest.split_once(' '))
     {
         Some((name, "unset")) => format!("{name} unset"),
-        Some((name, _)) => format!("{name} set (another value)"),
+        Some((name, fingerprint)) => format!("{name} set (fingerprint {fingerprint})"),
         None => line.to_owned(),
     }
 }
