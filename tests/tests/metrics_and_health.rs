@@ -23,7 +23,7 @@ async fn scrape(client: &Client, server: &common::Server) -> Exposition {
     );
     let content_type = reply.headers["content-type"].to_str().unwrap_or_default();
     assert!(
-        content_type.starts_with("text/plain") && content_type.contains("version=0.0.4"),
+        content_type == "text/plain; version=0.0.4; charset=utf-8",
         "{} /metrics content type {content_type:?}",
         server.name
     );
@@ -83,30 +83,36 @@ async fn metrics_parse_as_prometheus_text_with_bounded_labels() {
     }
 
     let backend = scrape(&client, &system.backend).await;
-    let requests = backend
-        .family("http_server_requests_total")
-        .expect("http_server_requests_total is exposed");
-    assert_eq!(requests.kind, "counter");
-    for sample in &requests.samples {
+    let duration = backend
+        .family("http_server_request_duration_seconds")
+        .expect("the latency histogram is exposed");
+    assert_eq!(duration.kind, "histogram");
+    // OpenTelemetry's HTTP server labels, plus the taxonomy code on error responses.
+    for sample in &duration.samples {
         let keys: BTreeSet<&str> = sample.labels.keys().map(String::as_str).collect();
+        let base = BTreeSet::from([
+            "http_request_method",
+            "http_route",
+            "http_response_status_code",
+        ]);
+        assert!(base.is_subset(&keys), "{sample:?}");
+        let status: u16 = sample.labels["http_response_status_code"]
+            .parse()
+            .expect("a numeric status code");
         assert_eq!(
-            keys,
-            BTreeSet::from(["method", "route", "status_class"]),
-            "{sample:?}"
-        );
-        let class = &sample.labels["status_class"];
-        assert!(
-            ["1xx", "2xx", "3xx", "4xx", "5xx"].contains(&class.as_str()),
-            "{sample:?}"
+            keys.contains("error_code"),
+            status >= 400,
+            "error_code exactly on error responses: {sample:?}"
         );
     }
+    let count = "http_server_request_duration_seconds_count";
     let served = value_of(
         &backend,
-        "http_server_requests_total",
+        count,
         &[
-            ("route", "/api/v1/chat"),
-            ("method", "POST"),
-            ("status_class", "2xx"),
+            ("http_route", "/api/v1/chat"),
+            ("http_request_method", "POST"),
+            ("http_response_status_code", "200"),
         ],
     );
     assert!(
@@ -115,11 +121,12 @@ async fn metrics_parse_as_prometheus_text_with_bounded_labels() {
     );
     let rejected = value_of(
         &backend,
-        "http_server_requests_total",
+        count,
         &[
-            ("route", "/api/v1/chat"),
-            ("method", "POST"),
-            ("status_class", "4xx"),
+            ("http_route", "/api/v1/chat"),
+            ("http_request_method", "POST"),
+            ("http_response_status_code", "401"),
+            ("error_code", "AUTH_REQUIRED"),
         ],
     );
     assert!(
@@ -129,11 +136,11 @@ async fn metrics_parse_as_prometheus_text_with_bounded_labels() {
     // Three different unknown paths are one bounded series, never three raw paths.
     let unmatched = value_of(
         &backend,
-        "http_server_requests_total",
+        count,
         &[
-            ("route", "unmatched"),
-            ("method", "GET"),
-            ("status_class", "4xx"),
+            ("http_route", "unmatched"),
+            ("http_request_method", "GET"),
+            ("error_code", "NOT_FOUND"),
         ],
     );
     assert!(
@@ -148,11 +155,6 @@ async fn metrics_parse_as_prometheus_text_with_bounded_labels() {
             );
         }
     }
-
-    let duration = backend
-        .family("http_server_request_duration_seconds")
-        .expect("the latency histogram is exposed");
-    assert_eq!(duration.kind, "histogram");
     let bounds: BTreeSet<&str> = duration
         .samples
         .iter()
@@ -162,34 +164,50 @@ async fn metrics_parse_as_prometheus_text_with_bounded_labels() {
         assert!(bounds.contains(bound), "bucket le={bound} in {bounds:?}");
     }
 
-    let errors = backend
-        .family("http_server_errors_total")
-        .expect("http_server_errors_total is exposed");
-    assert_eq!(errors.kind, "counter");
-    for code in ["AUTH_REQUIRED", "NOT_FOUND"] {
-        let count = value_of(&backend, "http_server_errors_total", &[("code", code)]);
-        assert!(count.is_some_and(|v| v >= 1.0), "{code}: {count:?}");
-    }
+    let auth_failures = value_of(
+        &backend,
+        "backend_auth_verification_failures_total",
+        &[("reason", "missing")],
+    );
+    assert!(auth_failures.is_some_and(|v| v >= 1.0), "{auth_failures:?}");
+    let agent_calls = value_of(
+        &backend,
+        "backend_upstream_request_duration_seconds_count",
+        &[("upstream", "agent"), ("outcome", "ok")],
+    );
+    assert!(agent_calls.is_some_and(|v| v >= 1.0), "{agent_calls:?}");
 
     let tools = backend
-        .family("stanchion_tools_enabled")
-        .expect("stanchion_tools_enabled is exposed");
+        .family("stanchion_config_tool_enabled")
+        .expect("stanchion_config_tool_enabled is exposed");
     assert_eq!(tools.kind, "gauge");
     assert!(!tools.samples.is_empty());
     for sample in &tools.samples {
-        assert!(sample.labels.contains_key("tool"), "{sample:?}");
+        for label in ["env", "tool", "critical"] {
+            assert!(sample.labels.contains_key(label), "{sample:?}");
+        }
         assert!(sample.value == 0.0 || sample.value == 1.0, "{sample:?}");
+    }
+    for family in [
+        "stanchion_config_tool_reasons",
+        "stanchion_config_last_refresh_successful",
+        "stanchion_log_redactions_total",
+        "stanchion_build_info",
+        "stanchion_rollout_mode",
+        "process_resident_memory_bytes",
+    ] {
+        assert!(backend.family(family).is_some(), "{family} is exposed");
     }
 
     // The agent's own recorder saw the forwarded chat, under its own route.
     let agent = scrape(&client, &system.agent).await;
     let forwarded = value_of(
         &agent,
-        "http_server_requests_total",
+        "http_server_request_duration_seconds_count",
         &[
-            ("route", "/v1/chat"),
-            ("method", "POST"),
-            ("status_class", "2xx"),
+            ("http_route", "/v1/chat"),
+            ("http_request_method", "POST"),
+            ("http_response_status_code", "200"),
         ],
     );
     assert!(
@@ -200,7 +218,7 @@ async fn metrics_parse_as_prometheus_text_with_bounded_labels() {
     assert!(
         agent.samples().all(|s| s
             .labels
-            .get("route")
+            .get("http_route")
             .is_none_or(|r| !r.starts_with("/api/"))),
         "the agent's metrics show the backend's routes"
     );

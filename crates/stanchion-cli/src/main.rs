@@ -18,6 +18,7 @@ mod output;
 mod redact;
 mod release;
 mod rollout_file;
+mod slo;
 mod smoke;
 
 /// Operator tooling for services built with Stanchion.
@@ -41,6 +42,8 @@ enum Command {
     Smoke(smoke::SmokeArgs),
     /// Release gate: evaluate RELEASE_CHECKLIST.md, fail while an item is open.
     Release(release::ReleaseArgs),
+    /// Service level objectives: rules, alerts, tests, dashboard and document from one spec.
+    Slo(slo::SloArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,5 +53,6 @@ fn main() -> ExitCode {
         Command::Redact(args) => redact::run(args),
         Command::Smoke(args) => smoke::run(args),
         Command::Release(args) => release::run(args),
+        Command::Slo(args) => slo::run(args),
     }
 }

@@ -71,6 +71,7 @@
 
 pub mod dotenv;
 mod load;
+pub mod metric_names;
 mod registry;
 mod service;
 mod snapshot;

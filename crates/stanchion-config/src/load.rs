@@ -250,7 +250,7 @@ impl ConfigLoader {
         match &result {
             Ok(snapshot) => crate::telemetry::record_snapshot(snapshot),
             Err(error) => {
-                metrics::counter!("stanchion_config_load_errors_total", "kind" => error.kind())
+                metrics::counter!(crate::metric_names::LOAD_ERRORS_TOTAL, "kind" => error.kind())
                     .increment(1);
             }
         }
@@ -887,11 +887,6 @@ fn resolve_tool(
                         source = %winner.origin,
                         "secret read from a plain file (local fallback, shadow mode)"
                     );
-                    metrics::counter!(
-                        "stanchion_config_secret_local_fallback_total",
-                        "tool" => spec.slug().to_owned()
-                    )
-                    .increment(1);
                     local_fallbacks.push(name.clone());
                 }
                 VaultMode::Off => {}

@@ -3,7 +3,7 @@
 use std::{
     sync::{
         Arc, Mutex, PoisonError,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -26,6 +26,7 @@ pub struct ConfigService {
     /// Serializes refreshes (on demand and from the watcher); readers never take it.
     refresh_lock: Mutex<()>,
     failures: AtomicU64,
+    last_successful: AtomicBool,
 }
 
 impl ConfigService {
@@ -36,13 +37,30 @@ impl ConfigService {
     /// The first load's error.
     pub fn start(loader: ConfigLoader) -> Result<Self, LoadError> {
         let first = loader.load()?;
-        metrics::gauge!("stanchion_config_last_refresh_successful").set(1.0);
+        crate::telemetry::record_refresh_state(true, 0);
         Ok(Self {
             loader,
             current: ArcSwap::from_pointee(first),
             refresh_lock: Mutex::new(()),
             failures: AtomicU64::new(0),
+            last_successful: AtomicBool::new(true),
         })
+    }
+
+    /// Records the current state again: the tool gauges of the current snapshot, whether the
+    /// last refresh succeeded, and the refresh failures so far (as an absolute count).
+    ///
+    /// Loads record these when they happen, to whatever recorder is current then; a service
+    /// that loads its configuration before it installs its metrics recorder (it should: the
+    /// configuration decides what to serve) calls this once the recorder is in place, or on
+    /// every scrape, so nothing recorded before is lost. Refresh durations are samples, not
+    /// state: only those taken after the recorder is installed are counted.
+    pub fn record_metrics(&self) {
+        crate::telemetry::record_snapshot(&self.current.load());
+        crate::telemetry::record_refresh_state(
+            self.last_successful.load(Ordering::Relaxed),
+            self.failures.load(Ordering::Relaxed),
+        );
     }
 
     /// The current snapshot (lock-free), to keep as long as needed.
@@ -84,14 +102,15 @@ impl ConfigService {
         let started = Instant::now();
         let result = self.loader.load_as(id);
         let duration = started.elapsed();
-        metrics::histogram!("stanchion_config_refresh_duration_seconds")
+        metrics::histogram!(crate::metric_names::REFRESH_DURATION_SECONDS)
             .record(duration.as_secs_f64());
         let duration_ms = duration.as_secs_f64() * 1000.0;
         match result {
             Ok(snapshot) => {
                 let flipped = self.current.load().flipped(&snapshot);
                 self.current.store(Arc::new(snapshot));
-                metrics::gauge!("stanchion_config_last_refresh_successful").set(1.0);
+                self.last_successful.store(true, Ordering::Relaxed);
+                crate::telemetry::record_refresh_state(true, self.failures.load(Ordering::Relaxed));
                 for flip in &flipped {
                     tracing::info!(target: "stanchion_config", refresh_id = %id, tool = %flip.slug,
                         enabled = flip.enabled, "tool flipped");
@@ -105,9 +124,9 @@ impl ConfigService {
                 })
             }
             Err(error) => {
-                self.failures.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!("stanchion_config_refresh_failures_total").increment(1);
-                metrics::gauge!("stanchion_config_last_refresh_successful").set(0.0);
+                let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+                self.last_successful.store(false, Ordering::Relaxed);
+                crate::telemetry::record_refresh_state(false, failures);
                 let kept = self.current.load().refresh_id();
                 tracing::error!(target: "stanchion_config", refresh_id = %id, duration_ms,
                     kept = %kept, kind = error.kind(), error = %error,

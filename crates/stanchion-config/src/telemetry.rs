@@ -1,17 +1,30 @@
-//! Metrics through the `metrics` facade; names are documented in docs/configuration.md.
+//! Metrics through the `metrics` facade. The names are the constants of [`crate::metric_names`];
+//! the `stanchion` facade describes them (HELP lines) when it builds its recorder.
 
-use crate::snapshot::{ReasonKind, Snapshot};
+use crate::{
+    metric_names::{
+        LAST_REFRESH_SUCCESSFUL, REFRESH_FAILURES_TOTAL, ROLLOUT_MODE, SECRET_LOCAL_FALLBACKS,
+        TOOL_ENABLED, TOOL_REASONS,
+    },
+    snapshot::{ReasonKind, Snapshot},
+    source::VaultMode,
+};
 
-/// Gauges describing the current snapshot: set after every successful load.
+/// The gauges describing `snapshot`: set after every successful load, and again by
+/// [`crate::ConfigService::record_metrics`] (they are state, so replaying them is exact).
 pub(crate) fn record_snapshot(snapshot: &Snapshot) {
-    let enabled = snapshot.tools().iter().filter(|t| t.is_enabled()).count();
-    // PERF: a few gauges per tool per load; loads are rare (startup and refresh).
-    #[allow(clippy::cast_precision_loss)] // A tool count is far below 2^52.
-    metrics::gauge!("stanchion_config_tools_enabled", "env" => snapshot.env().to_owned())
-        .set(enabled as f64);
+    // PERF: a few gauges per tool per load; loads are rare (startup, refresh, scrape replay).
     for tool in snapshot.tools() {
-        metrics::gauge!("stanchion_config_tool_enabled", "tool" => tool.slug().to_owned())
-            .set(if tool.is_enabled() { 1.0 } else { 0.0 });
+        metrics::gauge!(
+            TOOL_ENABLED,
+            "env" => snapshot.env().to_owned(),
+            "tool" => tool.slug().to_owned(),
+            "critical" => if tool.is_critical() { "true" } else { "false" }
+        )
+        .set(if tool.is_enabled() { 1.0 } else { 0.0 });
+        #[allow(clippy::cast_precision_loss)] // A secret count is far below 2^52.
+        metrics::gauge!(SECRET_LOCAL_FALLBACKS, "tool" => tool.slug().to_owned())
+            .set(tool.local_fallbacks().len() as f64);
     }
     for kind in ReasonKind::ALL {
         let count = snapshot
@@ -20,7 +33,24 @@ pub(crate) fn record_snapshot(snapshot: &Snapshot) {
             .flat_map(|tool| tool.reasons())
             .filter(|reason| reason.kind() == kind)
             .count();
+        // Every kind, zeros included, so a query sees the first problem as a change.
         #[allow(clippy::cast_precision_loss)] // A reason count is far below 2^52.
-        metrics::gauge!("stanchion_config_tool_reasons", "kind" => kind.as_str()).set(count as f64);
+        metrics::gauge!(TOOL_REASONS, "kind" => kind.as_str()).set(count as f64);
     }
+    for mode in [VaultMode::Off, VaultMode::Shadow, VaultMode::Enforced] {
+        // A state set: 1 for the mode in effect, 0 for the others.
+        metrics::gauge!(ROLLOUT_MODE, "feature" => "secrets_vault", "mode" => mode.as_str()).set(
+            if mode == snapshot.vault_mode() {
+                1.0
+            } else {
+                0.0
+            },
+        );
+    }
+}
+
+/// The refresh state: whether the last load succeeded and the failures so far.
+pub(crate) fn record_refresh_state(last_successful: bool, failures: u64) {
+    metrics::gauge!(LAST_REFRESH_SUCCESSFUL).set(if last_successful { 1.0 } else { 0.0 });
+    metrics::counter!(REFRESH_FAILURES_TOTAL).absolute(failures);
 }

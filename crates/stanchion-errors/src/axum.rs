@@ -13,7 +13,7 @@ use axum::{
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::{ApiError, FieldViolation, codes};
+use crate::{ApiError, FieldViolation, codes, objects_only::ObjectsOnly};
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -23,6 +23,10 @@ impl IntoResponse for ApiError {
 
 /// axum's `Json` extractor with [`ApiError`] as its rejection; as a response it is axum's
 /// `Json`.
+///
+/// Unlike serde's default, a struct is read from a JSON object only: a top-level array where
+/// a struct is expected (`["text"]` for `{"prompt": string}`) is a `VALIDATION_ERROR` on
+/// `body` ("has the wrong type"). A `Vec` or a tuple still takes an array.
 #[derive(Clone, Copy, Debug, Default)]
 #[must_use]
 pub struct Json<T>(pub T);
@@ -35,8 +39,8 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
+        match axum::Json::<ObjectsOnly<T>>::from_request(request, state).await {
+            Ok(axum::Json(ObjectsOnly(value))) => Ok(Self(value)),
             Err(rejection) => Err(rejection.into()),
         }
     }

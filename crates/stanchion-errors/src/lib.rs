@@ -83,6 +83,8 @@ pub mod codes;
 mod error;
 #[cfg(feature = "tower")]
 mod guard;
+#[cfg(feature = "axum")]
+mod objects_only;
 mod proxy;
 mod render;
 mod request_id;

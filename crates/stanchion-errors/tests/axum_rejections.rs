@@ -134,8 +134,9 @@ const CASES: &[(&str, &str, &str)] = &[
         "has the wrong type",
     ),
     (r#"{"prompt": evil"#, "body", "must be valid JSON"),
-    // A struct also deserializes from a sequence, so the first element is `prompt`.
-    (r#"[1,2,3]"#, "[0]", "has the wrong type"),
+    // serde would fill a struct from an array; the extractor takes objects only.
+    (r#"[1,2,3]"#, "body", "has the wrong type"),
+    (r#"["evil"]"#, "body", "has the wrong type"),
 ];
 
 #[tokio::test]

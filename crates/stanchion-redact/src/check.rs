@@ -79,3 +79,75 @@ mod tests {
         assert!(!ip("12:30:45"));
     }
 }
+
+/// The Shannon entropy of `text`, in bits per byte.
+pub(crate) fn shannon_entropy(text: &str) -> f32 {
+    let mut counts = [0u32; 256];
+    for byte in text.bytes() {
+        counts[usize::from(byte)] += 1;
+    }
+    let len = text.len() as f32;
+    counts
+        .iter()
+        .filter(|count| **count > 0)
+        .map(|count| {
+            let p = *count as f32 / len;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// Whether the token at `start..end` of `text` stands alone: no ASCII letter or digit right
+/// before or after it, so it is not the middle of a longer identifier or base64 blob.
+pub(crate) fn stands_alone(text: &str, start: usize, end: usize) -> bool {
+    let bytes = text.as_bytes();
+    let before = start
+        .checked_sub(1)
+        .and_then(|i| bytes.get(i))
+        .is_some_and(u8::is_ascii_alphanumeric);
+    let after = bytes.get(end).is_some_and(u8::is_ascii_alphanumeric);
+    !before && !after
+}
+
+/// Whether a value under a provider-naming key looks like a credential: 8 bytes or more, not a
+/// plain word (a word after `target:` in a text log is prose), not a URL (an endpoint), and
+/// not a placeholder (entropy below `min_entropy`).
+pub(crate) fn credential_shaped(value: &str, min_entropy: f32) -> bool {
+    value.len() >= 8
+        && !value.bytes().all(|b| b.is_ascii_alphabetic())
+        && !value.contains("://")
+        && shannon_entropy(value) >= min_entropy
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+
+    #[test]
+    fn entropy_tells_placeholders_from_random_tokens() {
+        assert!(shannon_entropy(&format!("ghp_{}", "x".repeat(36))) < 1.0);
+        assert!(shannon_entropy("glpat-XXXXXXXXXXX-XXXXXXXX") < 2.0);
+        assert!(shannon_entropy("xoxb-263594206564-FGqddMF8t08v8N7Oq4i57vs1") > 4.0);
+        assert_eq!(shannon_entropy(""), 0.0);
+    }
+
+    #[test]
+    fn credentials_are_told_from_prose_and_placeholders() {
+        assert!(credential_shaped("ajvxdvvkhy9hgx3ud67r13owg", 2.3));
+        assert!(credential_shaped("cafebabe:deadbeef", 2.3));
+        assert!(!credential_shaped("verified", 2.3));
+        assert!(!credential_shaped("k1", 2.3));
+        assert!(!credential_shaped(
+            "aaaaaaaaaa1111111111bbbbbbbbbb2222222222",
+            2.3
+        ));
+        assert!(!credential_shaped("https://api.example.com/v1", 2.3));
+    }
+
+    #[test]
+    fn a_token_inside_an_identifier_does_not_stand_alone() {
+        let text = "xAIzaB ,AIzaB,";
+        assert!(!stands_alone(text, 1, 6));
+        assert!(stands_alone(text, 8, 13));
+    }
+}

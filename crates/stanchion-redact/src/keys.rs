@@ -108,6 +108,18 @@ const DESCRIPTIVE_LAST_WORDS: &[&str] = &[
     "strength",
     "fingerprint",
     "prefix",
+    "variable",
+    "field",
+    "mode",
+    "region",
+    "site",
+    "host",
+    "account",
+    "user",
+    "username",
+    "client",
+    "channel",
+    "handle",
 ];
 
 /// Words before a final `key` that make it an ordinary identifier.
@@ -211,6 +223,24 @@ fn split_words(key: &str) -> Vec<String> {
         words.push(current);
     }
     words
+}
+
+/// Whether a word of `key` names one of `providers` (`twitter`, `NEWRELIC_INSERT_KEY`,
+/// `mailgunApiKey`), and its last word does not describe the value instead of holding it
+/// (`twitter_url`, `datadog_site_name`).
+pub(crate) fn names_provider(key: &str, providers: &[&str]) -> bool {
+    let words = split_words(key);
+    let Some(last) = words.last() else {
+        return false;
+    };
+    if DESCRIPTIVE_LAST_WORDS.contains(&last.as_str()) {
+        return false;
+    }
+    words.iter().any(|word| {
+        providers
+            .iter()
+            .any(|p| word == p || (p.len() >= 5 && word.starts_with(p)))
+    })
 }
 
 /// Whether `key` is a header whose value has its own rule (`authorization`, `cookie`,
@@ -320,6 +350,29 @@ mod tests {
             "target",
         ] {
             assert!(!is_sensitive_key(key), "{key} should not be secret");
+        }
+    }
+
+    #[test]
+    fn provider_names_are_matched_by_word() {
+        let providers = ["twitter", "lob", "contribsys", "newrelic"];
+        for key in [
+            "twitter",
+            "TWITTER_API_SECRET",
+            "lob",
+            "BUNDLE_ENTERPRISE__CONTRIBSYS__COM",
+            "newrelicInsertKey",
+        ] {
+            assert!(names_provider(key, &providers), "{key}");
+        }
+        for key in [
+            "global",
+            "blob",
+            "twitter_url",
+            "twitter_handle",
+            "newrelic_region",
+        ] {
+            assert!(!names_provider(key, &providers), "{key}");
         }
     }
 

@@ -1,8 +1,8 @@
 //! One redaction engine for secrets and chosen PII in log lines, tracing output and CLI output.
 //!
 //! A [`Redactor`] finds provider tokens (AWS, GitHub, GitLab, Slack, Stripe, OpenAI,
-//! Anthropic, JWTs, PEM private keys: 73 formats in all), values next to secret-sounding keys
-//! (`password=`, `"token":`, `*_KEY:`), `Authorization`/`Cookie`/`Set-Cookie` values, URL
+//! Anthropic, JWTs, PEM private keys: 112 formats in all), values next to secret-sounding keys
+//! (`password=`, `"token":`, `*_KEY:`) or keys naming a provider (`twitter=`, `mailgun:`), `Authorization`/`Cookie`/`Set-Cookie` values, URL
 //! passwords and sensitive query parameters, opt-in PII (email, IP, Luhn-checked card numbers,
 //! IBAN), and exact values registered at runtime. [`rules()`] lists the catalogue;
 //! `docs/redaction.md` explains each choice.
@@ -14,12 +14,16 @@
 //! use stanchion_redact::Redactor;
 //!
 //! let redactor = Redactor::new();
-//! let token = format!("ghp_{}", "x".repeat(36));
+//! let token = format!("ghp_{}", "Ab3xK9mQz7Rt".repeat(3));
 //! let line = format!("cloning with {token} as user=ana");
 //! assert_eq!(
 //!     redactor.redact(&line),
 //!     "cloning with [REDACTED:github-pat] as user=ana"
 //! );
+//!
+//! // Placeholders and tokens inside longer identifiers are look-alikes, left as they are.
+//! let placeholder = format!("GITHUB_TOKEN example: ghp_{}", "x".repeat(36));
+//! assert_eq!(redactor.redact(&placeholder), placeholder);
 //!
 //! // A clean line is returned as is, without allocating.
 //! assert!(matches!(redactor.redact("GET /health 200 in 3 ms"), Cow::Borrowed(_)));
@@ -75,12 +79,19 @@
 //! runtime redaction can catch it, so register it: [`Redactor::register_secret_string`].
 
 mod blocks;
+mod builder;
 mod check;
+mod counters;
+mod engine;
 mod json;
 mod keys;
 mod marker;
 mod neutralize;
+mod prefilter;
 mod redactor;
+mod registry;
+mod rule_info;
+mod rule_set;
 mod rules;
 #[cfg(feature = "tracing")]
 pub mod subscriber;
@@ -88,11 +99,12 @@ pub mod subscriber;
 #[doc(inline)]
 pub use crate::{
     blocks::{private_key_block_end, private_key_block_start},
+    builder::{BuildError, DEFAULT_MAX_VALUE_LEN, RedactorBuilder},
+    counters::{OVERSIZED_RULE_ID, REGISTERED_RULE_ID, RuleCount},
     keys::is_sensitive_key,
     marker::{MAX_MARKER_LEN, Method},
-    redactor::{
-        BuildError, DEFAULT_MAX_VALUE_LEN, MIN_SECRET_LEN, OVERSIZED_RULE_ID, REGISTERED_RULE_ID,
-        Redactor, RedactorBuilder, RegisterSecretError, RuleCount, RuleInfo, rules,
-    },
+    redactor::Redactor,
+    registry::{MIN_SECRET_LEN, RegisterSecretError},
+    rule_info::{RuleInfo, rules},
     rules::Category,
 };

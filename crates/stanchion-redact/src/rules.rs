@@ -44,6 +44,14 @@ impl Category {
 pub(crate) enum Extract {
     /// The capture group `s` (or `s2`), else the whole match.
     Group,
+    /// A provider token: the capture group `s`, else the whole match, when it stands alone
+    /// (no letter or digit right before or after it: not the middle of a longer identifier or
+    /// base64 blob) and is not a placeholder (Shannon entropy below the rule's floor, such as
+    /// `ghp_xxxx...` or `glpat-XXXX...`).
+    Token,
+    /// URL userinfo in group `s`: the password after the first `:` when there is one (the
+    /// user stays visible), else the whole userinfo (a user-only userinfo is often a token).
+    UserInfo,
     /// Groups `k` (key) and `s` (value); the key must pass `keys::is_sensitive_key`, quotes
     /// around the value are kept, placeholder values are left alone.
     KeyValue,
@@ -51,6 +59,9 @@ pub(crate) enum Extract {
     CookieList,
     /// Group `s` is a `Set-Cookie` value: the first pair's value is redacted, attributes kept.
     SetCookie,
+    /// Groups `k` and `s`: the key must name a provider (`keys::names_provider`) and the value
+    /// must look like a credential (`check::credential_shaped`).
+    ProviderKeyValue,
     /// The whole match, when its digits pass the Luhn check (13 to 19 digits).
     Luhn,
     /// The whole match, when it passes the IBAN mod-97 check.
@@ -85,9 +96,27 @@ pub(crate) struct RuleDef {
     pub(crate) pattern: &'static str,
     pub(crate) extract: Extract,
     /// The regex needs a key-value separator right after the name holding a keyword; the
-    /// prefilter checks that first (`redactor::separator_follows`).
+    /// prefilter checks that first (`prefilter::separator_follows`).
     pub(crate) named: bool,
+    /// For [`Extract::Token`]: the Shannon entropy (bits per character) below which a match is
+    /// a placeholder and stays; for provider-keyed values, the same floor for the value.
+    pub(crate) min_entropy: f32,
 }
+
+impl RuleDef {
+    /// The same rule with another entropy floor (formats whose real values repeat characters).
+    const fn with_min_entropy(mut self, min_entropy: f32) -> Self {
+        self.min_entropy = min_entropy;
+        self
+    }
+}
+
+/// The entropy floor of provider tokens, in bits per character. Random tokens of 16
+/// characters or more measure 3.5 and above; placeholders (`ghp_xxxx...`, `AKIAXXXX...`,
+/// `glc_1111...`, `glpat-XXXX...`) measure 2 or less. The floor sits low in between on purpose:
+/// a missed placeholder costs a marker, a missed token leaks (checked against the gitleaks
+/// examples, `docs/redaction.md`).
+const TOKEN_MIN_ENTROPY: f32 = 2.4;
 
 const fn token(
     id: &'static str,
@@ -103,8 +132,9 @@ const fn token(
         keywords,
         trigger: Trigger::Keywords,
         pattern,
-        extract: Extract::Group,
+        extract: Extract::Token,
         named: false,
+        min_entropy: TOKEN_MIN_ENTROPY,
     }
 }
 
@@ -123,11 +153,104 @@ macro_rules! kv_sep {
     };
 }
 
-/// An unquoted or quoted value after a separator.
+/// An unquoted or quoted value after a separator. SECURITY: an unquoted value runs on over
+/// `&`, `;`, `=` and `?` (a password may hold them); in a URL query the engine ends it at `&`.
 macro_rules! kv_value {
     () => {
-        r#"(?P<s>\\"(?:[^"\\]|\\[^"])*\\"|"(?:[^"\\\r\n]|\\.)*"|'[^'\r\n]*'|[^\s,;&"'<>(){}\[\]\\]+)"#
+        r#"(?P<s>\\"(?:[^"\\]|\\[^"])*\\"|"(?:[^"\\\r\n]|\\.)*"|'[^'\r\n]*'|[^\s,"'<>(){}\[\]\\]+)"#
     };
+}
+
+/// Declares the provider names as prefilter keywords and as the key pattern of the
+/// provider-keyed rule, from one list.
+macro_rules! provider_names {
+    ($first:literal $(, $rest:literal)* $(,)?) => {
+        /// Provider names, lowercase: a key naming one (`twitter=`, `datadog_api_key:`,
+        /// `mailgun: ...`) is secret-sounding. The families whose credentials have no format
+        /// of their own (gitleaks recognises them by this name next to the value).
+        pub(crate) const PROVIDER_NAMES: &[&str] = &[$first $(, $rest)*];
+
+        const PROVIDER_PATTERN: &str = concat!(
+            r"(?P<k>[A-Za-z0-9_.\-]{0,40}(?i:", $first, $("|", $rest,)*
+            r")[A-Za-z0-9_.\-]{0,40}(?:[ \t][A-Za-z0-9_.\-]{1,20})?)",
+            kv_sep!(),
+            kv_value!()
+        );
+    };
+}
+
+provider_names!(
+    "adafruit",
+    "airtable",
+    "algolia",
+    "asana",
+    "beamer",
+    "bitbucket",
+    "bittrex",
+    "codecov",
+    "coinbase",
+    "confluent",
+    "contentful",
+    "contribsys",
+    "CONTRIBSYS",
+    "datadog",
+    "discord",
+    "droneci",
+    "dropbox",
+    "fastly",
+    "finicity",
+    "finnhub",
+    "flickr",
+    "freshbooks",
+    "gitter",
+    "gocardless",
+    "heroku",
+    "hubspot",
+    "intercom",
+    "jfrog",
+    "kraken",
+    "kucoin",
+    "launchdarkly",
+    "lob",
+    "looker",
+    "mailchimp",
+    "mailgun",
+    "mapbox",
+    "mattermost",
+    "messagebird",
+    "netlify",
+    "newrelic",
+    "nytimes",
+    "plaid",
+    "rapidapi",
+    "sendbird",
+    "snyk",
+    "sonar",
+    "squarespace",
+    "telegram",
+    "travis",
+    "twitch",
+    "twitter",
+    "typeform",
+    "yandex",
+    "zendesk",
+);
+
+/// The rule for values under a key naming a provider ([`PROVIDER_NAMES`]).
+const fn provider_keyed() -> RuleDef {
+    RuleDef {
+        id: "provider-field",
+        description: "Credential-shaped value (8 characters or more, not a plain word, not a placeholder) next to a key naming a provider (`twitter=`, `mailgun: key-...`, `newrelic_insert_key=`)",
+        category: Category::KeyValue,
+        default_enabled: true,
+        keywords: PROVIDER_NAMES,
+        trigger: Trigger::Keywords,
+        pattern: PROVIDER_PATTERN,
+        extract: Extract::ProviderKeyValue,
+        named: false,
+        // Placeholders such as `aaaa1111bbbb2222` measure 2 bits per character or less.
+        min_entropy: 2.3,
+    }
 }
 
 /// The catalogue, in application order: provider tokens first (the most specific ids), then
@@ -154,12 +277,13 @@ pub(crate) static RULES: &[RuleDef] = &[
         ),
         named: true,
         extract: Extract::Group,
+        min_entropy: 0.0,
     },
     token(
         "google-api-key",
         "Google API key (AIza + 35 characters)",
         &["AIza"],
-        r"AIza[A-Za-z0-9_\-]{35,}",
+        r"AIza[A-Za-z0-9_\-]{35}",
     ),
     token(
         "google-oauth-client-secret",
@@ -339,9 +463,9 @@ pub(crate) static RULES: &[RuleDef] = &[
     // --- Chat and messaging --------------------------------------------------------------------
     token(
         "slack-bot-token",
-        "Slack bot token (xoxb-)",
+        "Slack bot token (xoxb-), also the legacy form with one numeric group",
         &["xox"],
-        r"xoxb-[0-9]{10,13}-[0-9]{10,13}[A-Za-z0-9\-]*",
+        r"xoxb-[0-9]{10,13}-[0-9]{10,13}[A-Za-z0-9\-]*|xoxb-[0-9]{8,14}-[A-Za-z0-9]{18,26}",
     ),
     token(
         "slack-config-token",
@@ -351,9 +475,9 @@ pub(crate) static RULES: &[RuleDef] = &[
     ),
     token(
         "slack-user-token",
-        "Slack user or refresh token (xoxp-, xoxe-)",
+        "Slack user token (xoxp-/xoxe- + three numeric groups) or configuration refresh token (xoxe-<digit>-)",
         &["xox"],
-        r"xox[pe]-[0-9A-Za-z\-]{30,}",
+        r"xox[pe](?:-[0-9]{10,13}){3}-[A-Za-z0-9\-]{28,}|xoxe-[0-9]-[A-Za-z0-9]{140,}",
     ),
     token(
         "slack-app-token",
@@ -365,8 +489,10 @@ pub(crate) static RULES: &[RuleDef] = &[
         "slack-legacy-token",
         "Slack legacy workspace, bot or app token (xoxa-, xoxr-, xoxo-, xoxs-)",
         &["xox"],
-        r"xox[aors]-[0-9A-Za-z\-]{10,}",
-    ),
+        r"xox[os]-[0-9]+-[0-9]+-[0-9]+-[A-Fa-f0-9]+|xox[ar]-(?:[0-9]-)?[0-9A-Za-z]{8,48}|xoxs-[0-9]{6,}-[0-9A-Za-z]{16,}",
+    )
+    // Legacy workspace tokens are short and often mostly digits.
+    .with_min_entropy(2.0),
     token(
         "slack-webhook-url",
         "Slack incoming webhook path (hooks.slack.com/services/...)",
@@ -388,13 +514,14 @@ pub(crate) static RULES: &[RuleDef] = &[
         trigger: Trigger::Memmem,
         pattern: r"(?-u:\b)SK[0-9a-fA-F]{32}(?-u:\b)",
         named: false,
-        extract: Extract::Group,
+        extract: Extract::Token,
+        min_entropy: TOKEN_MIN_ENTROPY,
     },
     token(
         "sendgrid-api-key",
         "SendGrid API key (SG. + 22 . 43)",
         &["SG."],
-        r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43,}",
+        r"SG\.[A-Za-z0-9=_\-.]{66}",
     ),
     // --- Payments ------------------------------------------------------------------------------
     token(
@@ -418,7 +545,7 @@ pub(crate) static RULES: &[RuleDef] = &[
     token(
         "square-access-token",
         "Square access token or application secret (EAAA, sq0atp-, sq0csp-)",
-        &["EAAA", "sq0"],
+        &["EAA", "sq0"],
         r"(?-u:\b)(?:EAAA|sq0atp-|sq0csp-)[A-Za-z0-9_\-]{22,}",
     ),
     token(
@@ -456,25 +583,25 @@ pub(crate) static RULES: &[RuleDef] = &[
         "anthropic-api-key",
         "Anthropic API key (sk-ant-api03-)",
         &["sk-ant-"],
-        r"sk-ant-api[0-9]{2}-[A-Za-z0-9_\-]{80,}",
+        r"sk-ant-api[0-9]{2}-[A-Za-z0-9_\-]{93}AA",
     ),
     token(
         "anthropic-admin-key",
         "Anthropic admin API key (sk-ant-admin01-)",
         &["sk-ant-"],
-        r"sk-ant-admin[0-9]{2}-[A-Za-z0-9_\-]{80,}",
+        r"sk-ant-admin[0-9]{2}-[A-Za-z0-9_\-]{93}AA",
     ),
     token(
         "huggingface-token",
         "Hugging Face access token (hf_ + 34)",
         &["hf_"],
-        r"(?-u:\b)hf_[A-Za-z0-9]{34,}",
+        r"hf_[A-Za-z0-9]{34}",
     ),
     token(
         "huggingface-org-token",
         "Hugging Face organization token (api_org_ + 34)",
         &["api_org_"],
-        r"api_org_[A-Za-z0-9]{34,}",
+        r"api_org_[A-Za-z0-9]{34}",
     ),
     token(
         "groq-api-key",
@@ -543,7 +670,9 @@ pub(crate) static RULES: &[RuleDef] = &[
         "age secret key (AGE-SECRET-KEY-1 + 58 bech32)",
         &["AGE-SECRET-KEY-1"],
         r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}",
-    ),
+    )
+    // The checksum-carrying bech32 body may repeat characters; the fixed prefix is proof enough.
+    .with_min_entropy(1.0),
     token(
         "sentry-user-token",
         "Sentry user auth token (sntryu_ + 64 hex)",
@@ -572,14 +701,257 @@ pub(crate) static RULES: &[RuleDef] = &[
         "new-relic-user-key",
         "New Relic user API key (NRAK- + 27)",
         &["NRAK-"],
-        r"NRAK-[A-Z0-9]{27,}",
+        r"NRAK-[A-Za-z0-9]{27,}",
     ),
     token(
         "notion-token",
-        "Notion integration token (secret_ or ntn_ + 43+)",
+        "Notion integration token (secret_ + 43, or ntn_ + 11 digits + 35)",
         &["secret", "ntn_"],
-        r"(?-u:\b)(?:secret_|ntn_)[A-Za-z0-9]{43,}",
+        r"secret_[A-Za-z0-9]{43}|ntn_[0-9]{11}[A-Za-z0-9]{35}",
     ),
+    // --- More provider formats (facts from the gitleaks catalogue, MIT; see docs) ------------
+    token(
+        "onepassword-secret-key",
+        "1Password account secret key (A3- + 6 + 11 or 6-5 + 3 groups of 5)",
+        &["A3-"],
+        r"A3-[A-Z0-9]{6}-(?:[A-Z0-9]{11}|[A-Z0-9]{6}-[A-Z0-9]{5})-[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5}",
+    ),
+    token(
+        "adobe-client-secret",
+        "Adobe client secret (p8e- + 32)",
+        &["p8e-"],
+        r"p8e-[A-Za-z0-9]{32}",
+    ),
+    token(
+        "airtable-pat",
+        "Airtable personal access token (pat + 14 . 64 hex)",
+        &["airtable", "Airtable", "AIRTABLE"],
+        r"pat[A-Za-z0-9]{14}\.[a-f0-9]{64}",
+    ),
+    token(
+        "alibaba-access-key-id",
+        "Alibaba Cloud access key id (LTAI + 20)",
+        &["LTAI"],
+        r"LTAI[A-Za-z0-9]{20}",
+    ),
+    token(
+        "artifactory-api-key",
+        "JFrog Artifactory API key (AKCp + 69)",
+        &["AKCp"],
+        r"AKCp[A-Za-z0-9]{69}",
+    ),
+    token(
+        "artifactory-reference-token",
+        "JFrog Artifactory reference token (cmVmd + 59)",
+        &["cmVmd"],
+        r"cmVmd[A-Za-z0-9]{59}",
+    ),
+    token(
+        "authress-access-key",
+        "Authress service client access key (sc_/ext_/scauth_/authress_ ... .acc_ ...)",
+        &[".acc"],
+        r"(?:sc|ext|scauth|authress)_[A-Za-z0-9]{5,30}\.[A-Za-z0-9]{4,6}\.acc[_\-][A-Za-z0-9\-]{10,32}\.[A-Za-z0-9+/_=\-]{30,120}",
+    ),
+    token(
+        "aws-bedrock-api-key",
+        "Amazon Bedrock API key: long-lived (ABSK + 109 to 269 base64) or short-lived (bedrock-api-key- + base64 of the endpoint)",
+        &["ABSK", "bedrock-api-key-"],
+        r"ABSK[A-Za-z0-9+/]{109,269}={0,2}|bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t[A-Za-z0-9+/]*={0,2}",
+    ),
+    RuleDef {
+        id: "azure-ad-client-secret",
+        description: "Azure AD (Entra ID) client secret (3 characters, a digit, Q~, 31 to 34 more)",
+        category: Category::ProviderToken,
+        default_enabled: true,
+        keywords: &["Q~"],
+        trigger: Trigger::Memmem,
+        pattern: r"(?:^|[^A-Za-z0-9_~.\-])(?P<s>[A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.\-]{31,34})(?:$|[^A-Za-z0-9_~.\-])",
+        named: false,
+        extract: Extract::Token,
+        min_entropy: TOKEN_MIN_ENTROPY,
+    },
+    token(
+        "clickhouse-cloud-secret-key",
+        "ClickHouse Cloud API secret key (4b1d + 38)",
+        &["4b1d"],
+        r"4b1d[A-Za-z0-9]{38}",
+    ),
+    token(
+        "clojars-api-token",
+        "Clojars deploy token (CLOJARS_ + 60)",
+        &["CLOJARS_"],
+        r"CLOJARS_[A-Za-z0-9]{60}",
+    ),
+    token(
+        "cloudflare-origin-ca-key",
+        "Cloudflare Origin CA key (v1.0- + 24 hex - 146 hex)",
+        &["v1.0-"],
+        r"v1\.0-[a-f0-9]{24}-[a-f0-9]{146}",
+    ),
+    token(
+        "defined-networking-token",
+        "Defined Networking API token (dnkey- + 26 - 52)",
+        &["dnkey-"],
+        r"dnkey-[A-Za-z0-9=_\-]{26}-[A-Za-z0-9=_\-]{52}",
+    ),
+    token(
+        "duffel-api-token",
+        "Duffel API token (duffel_test_/duffel_live_ + 43)",
+        &["duffel_"],
+        r"duffel_(?:test|live)_[A-Za-z0-9_=\-]{43}",
+    ),
+    token(
+        "dynatrace-api-token",
+        "Dynatrace API token (dt0c01. + 24 . 64)",
+        &["dt0c01."],
+        r"dt0c01\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{64}",
+    ),
+    token(
+        "easypost-api-key",
+        "EasyPost production or test API key (EZAK/EZTK + 54)",
+        &["EZAK", "EZTK"],
+        r"EZ[AT]K[A-Za-z0-9]{54}",
+    ),
+    token(
+        "facebook-page-access-token",
+        "Facebook (Meta) page access token (EAAM/EAAC + 100 or more)",
+        &["EAA"],
+        r"EAA[MC][A-Za-z0-9]{100,}",
+    ),
+    token(
+        "flutterwave-key",
+        "Flutterwave secret, public or encryption key (FLWSECK/FLWPUBK)",
+        &["FLW"],
+        r"FLW(?:SECK|PUBK)(?:_TEST)?-[A-Ha-h0-9]{32}-X|FLWSECK(?:_TEST)?-[A-Ha-h0-9]{12}",
+    ),
+    token(
+        "flyio-access-token",
+        "Fly.io access token (fo1_ + 43, fm1a_/fm1r_/fm2_ + macaroon)",
+        &["fo1_", "fm1", "fm2_"],
+        r"fo1_[A-Za-z0-9_\-]{43}|fm1[ar]_[A-Za-z0-9+/]{100,}={0,3}|fm2_[A-Za-z0-9+/]{100,}={0,3}",
+    ),
+    token(
+        "frameio-api-token",
+        "Frame.io API token (fio-u- + 64)",
+        &["fio-u-"],
+        r"fio-u-[A-Za-z0-9_=\-]{64}",
+    ),
+    token(
+        "gitlab-token",
+        "GitLab feed, incoming-mail, feature-flag, SCIM or Kubernetes agent token (glft-, glimt-, glffct-, glsoat-, glagent-)",
+        &["glft-", "glimt-", "glffct-", "glsoat-", "glagent-"],
+        r"gl(?:ft|ffct|soat)-[A-Za-z0-9_\-]{20}|glimt-[A-Za-z0-9_\-]{25}|glagent-[A-Za-z0-9_\-]{50}",
+    ),
+    token(
+        "grafana-api-key",
+        "Grafana API key (base64 JSON starting eyJrIjoi)",
+        &["eyJ"],
+        r"eyJrIjoi[A-Za-z0-9]{70,400}={0,3}",
+    ),
+    token(
+        "harness-api-key",
+        "Harness personal or service account token (pat./sat. + 22 . 24 . 20)",
+        &["pat.", "sat."],
+        r"(?:pat|sat)\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{20}",
+    ),
+    token(
+        "infracost-api-token",
+        "Infracost API token (ico- + 32)",
+        &["ico-"],
+        r"ico-[A-Za-z0-9]{32}",
+    ),
+    token(
+        "intra42-client-secret",
+        "42 intranet client secret (s-s4t2ud-/s-s4t2af- + 64 hex)",
+        &["s-s4t2"],
+        r"s-s4t2(?:ud|af)-[a-fA-F0-9]{64}",
+    ),
+    token(
+        "jwt-base64",
+        "A JSON Web Token encoded in base64 once more (ZXlK, the encoding of eyJ)",
+        &["ZXlK"],
+        r"ZXlK[A-Za-z0-9+/_\-]{40,}={0,2}",
+    ),
+    token(
+        "maxmind-license-key",
+        "MaxMind license key (6 _ 29 _mmk)",
+        &["_mmk"],
+        r"[A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk",
+    ),
+    token(
+        "microsoft-teams-webhook",
+        "Microsoft Teams incoming webhook path (the host stays visible)",
+        &["webhook.office.com"],
+        r"[a-z0-9]+\.webhook\.office\.com/webhookb2/(?P<s>[a-z0-9\-]{36}@[a-z0-9\-]{36}/IncomingWebhook/[a-z0-9]{32}/[a-z0-9\-]{36})",
+    ),
+    token(
+        "new-relic-key",
+        "New Relic browser API token (NRJS- + 19 hex) or insert key (NRII- + 32)",
+        &["NRJS-", "NRII-"],
+        r"NRJS-[a-f0-9]{19}|NRII-[A-Za-z0-9\-]{32}",
+    ),
+    token(
+        "octopus-deploy-api-key",
+        "Octopus Deploy API key (API- + 26 upper-case)",
+        &["API-"],
+        r"API-[A-Z0-9]{26}",
+    ),
+    token(
+        "openshift-user-token",
+        "OpenShift user token (sha256~ + 43)",
+        &["sha256~"],
+        r"sha256~[A-Za-z0-9_\-]{43}",
+    ),
+    token(
+        "prefect-api-token",
+        "Prefect API token (pnu_ + 36)",
+        &["pnu_"],
+        r"pnu_[A-Za-z0-9]{36}",
+    ),
+    token(
+        "readme-api-token",
+        "ReadMe API token (rdme_ + 70)",
+        &["rdme_"],
+        r"rdme_[a-z0-9]{70}",
+    ),
+    token(
+        "rubygems-api-token",
+        "RubyGems API token (rubygems_ + 48 hex)",
+        &["rubygems_"],
+        r"rubygems_[a-f0-9]{48}",
+    ),
+    token(
+        "scalingo-api-token",
+        "Scalingo API token (tk-us- + 48)",
+        &["tk-us-"],
+        r"tk-us-[A-Za-z0-9_\-]{48}",
+    ),
+    token(
+        "sendinblue-api-token",
+        "Brevo (Sendinblue) API key (xkeysib- + 64 hex - 16)",
+        &["xkeysib-"],
+        r"xkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16}",
+    ),
+    token(
+        "settlemint-token",
+        "SettleMint application, personal or service access token (sm_aat_/sm_pat_/sm_sat_ + 16)",
+        &["sm_"],
+        r"sm_[aps]at_[A-Za-z0-9]{16}",
+    ),
+    token(
+        "shippo-api-token",
+        "Shippo API token (shippo_live_/shippo_test_ + 40 hex)",
+        &["shippo_"],
+        r"shippo_(?:live|test)_[a-fA-F0-9]{40}",
+    ),
+    token(
+        "sourcegraph-access-token",
+        "Sourcegraph access token (sgp_ + 40 hex, or sgp_<16 hex or local>_ + 40 hex)",
+        &["sgp_"],
+        r"sgp_(?:[a-fA-F0-9]{16}|local)_[a-fA-F0-9]{40}|sgp_[a-fA-F0-9]{40}",
+    ),
+    // --- Values under a key naming a provider --------------------------------------------------
+    provider_keyed(),
     // --- Generic formats -----------------------------------------------------------------------
     token(
         "jwt",
@@ -591,7 +963,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         "private-key",
         "PEM/OpenSSH/PGP private key block, also with newlines escaped as \\n; redacted to the end of the text when the END line is missing",
         &["-----BEGIN"],
-        r"-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----|\z)",
+        r"-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:(?s:.){64,}?-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----|(?:[^-]|-[^-])*\z)",
     ),
     // --- Headers ---------------------------------------------------------------------------------
     RuleDef {
@@ -608,6 +980,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         ),
         named: true,
         extract: Extract::Group,
+        min_entropy: 0.0,
     },
     RuleDef {
         id: "set-cookie",
@@ -623,6 +996,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         ),
         named: true,
         extract: Extract::SetCookie,
+        min_entropy: 0.0,
     },
     RuleDef {
         id: "cookie",
@@ -638,18 +1012,22 @@ pub(crate) static RULES: &[RuleDef] = &[
         ),
         named: true,
         extract: Extract::CookieList,
+        min_entropy: 0.0,
     },
     // --- URLs and command lines -------------------------------------------------------------------
     RuleDef {
         id: "url-userinfo",
-        description: "Password in URL userinfo (`scheme://user:password@host`)",
+        description: "Credentials in URL userinfo, any scheme: the password of `user:password@`, `:password@` (empty user), percent-encoded or not; a user-only userinfo (`token@host`) whole",
         category: Category::Url,
         default_enabled: true,
         keywords: &["://"],
         trigger: Trigger::Keywords,
-        pattern: r#"[A-Za-z][A-Za-z0-9+.\-]{0,20}://[^\s:/?#@"'<>\\]{1,256}:(?P<s>[^\s/?#@"'<>\\]{1,256})@"#,
+        // The userinfo ends at the last `@` before the host, so a raw `@` in a password is kept
+        // inside it.
+        pattern: r#"[A-Za-z][A-Za-z0-9+.\-]{0,20}://(?P<s>[^\s/?#"'<>\\]{1,256})@[^\s/?#@"'<>\\]"#,
         named: false,
-        extract: Extract::Group,
+        extract: Extract::UserInfo,
+        min_entropy: 0.0,
     },
     RuleDef {
         id: "url-query-secret",
@@ -665,6 +1043,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         pattern: r#"[?&;](?P<k>(?i:[a-z0-9_.\-]{0,40}(?:token|key|sig|signature|secret|pass|pwd|auth|code|jwt|credential|session)[a-z0-9_.\-]{0,40}))=(?P<s>[^&\s#"'<>\\]+)"#,
         named: true,
         extract: Extract::KeyValue,
+        min_entropy: 0.0,
     },
     RuleDef {
         id: "curl-user",
@@ -676,6 +1055,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         pattern: r#"curl(?-u:\b)[^\r\n]*?\s(?:-u|--user)(?:[ \t]+|=)?["']?[^\s:"'\\]+:(?P<s>[^\s"'\\]+)"#,
         named: false,
         extract: Extract::Group,
+        min_entropy: 0.0,
     },
     // --- Key-value pairs ---------------------------------------------------------------------------
     RuleDef {
@@ -692,6 +1072,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         ),
         named: true,
         extract: Extract::KeyValue,
+        min_entropy: 0.0,
     },
     // --- Opt-in PII --------------------------------------------------------------------------------
     RuleDef {
@@ -704,6 +1085,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         pattern: r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})*\.[A-Za-z]{2,24}",
         named: false,
         extract: Extract::Group,
+        min_entropy: 0.0,
     },
     RuleDef {
         id: "ipv4",
@@ -715,6 +1097,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         pattern: r"(?-u:\b)[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?-u:\b)",
         named: false,
         extract: Extract::Ip,
+        min_entropy: 0.0,
     },
     RuleDef {
         id: "ipv6",
@@ -726,6 +1109,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         pattern: r"(?-u:\b)[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?::[0-9]{1,3}(?:\.[0-9]{1,3}){3})?",
         named: false,
         extract: Extract::Ip,
+        min_entropy: 0.0,
     },
     RuleDef {
         id: "card-number",
@@ -737,6 +1121,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         pattern: r"(?-u:\b)[0-9](?:[ \-]?[0-9]){12,18}(?-u:\b)",
         named: false,
         extract: Extract::Luhn,
+        min_entropy: 0.0,
     },
     RuleDef {
         id: "iban",
@@ -748,6 +1133,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         pattern: r"(?-u:\b)[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?-u:\b)",
         named: false,
         extract: Extract::Iban,
+        min_entropy: 0.0,
     },
 ];
 
@@ -768,7 +1154,11 @@ mod tests {
                 rule.id
             );
         }
-        assert!(RULES.len() <= 128, "the candidate set is a u128 bitset");
+        assert!(
+            RULES.len() <= crate::rule_set::CAPACITY,
+            "the candidate set holds {} rules",
+            crate::rule_set::CAPACITY
+        );
     }
 
     #[test]

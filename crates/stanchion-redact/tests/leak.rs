@@ -159,7 +159,7 @@ fn counters_count_without_values() {
         tracing_subscriber::registry().with(subscriber::json_layer(redactor.clone(), logs));
     tracing::subscriber::with_default(subscriber, || {
         info!(password = "hunter2hunter2", "login");
-        info!("token {}", format!("ghp_{}", "Ab3x".repeat(9)));
+        info!("token {}", format!("ghp_{}", "Ab3xK9mQz7Rt".repeat(3)));
     });
     let counts = redactor.counts();
     let count = |rule: &str| counts.iter().find(|c| c.rule == rule).map(|c| c.count);

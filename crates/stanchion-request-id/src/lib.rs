@@ -49,8 +49,9 @@
 //!   1 to [`DEFAULT_MAX_LEN`] (128, configurable 36..=1024) bytes of `A-Z a-z 0-9 - _ . :`.
 //!   That rejects quotes, spaces, tabs, `=`, `;`, `%`, `/`, `\`, `<`, control bytes, non-ASCII
 //!   bytes, empty and over-long values, and a header sent twice. [`TrustPolicy::AlwaysGenerate`]
-//!   (a public edge) accepts none; [`TrustPolicy::AlwaysAccept`] (a trusted internal hop) skips
-//!   the charset but keeps a safety floor (visible ASCII, within the limit).
+//!   (a public edge) accepts none; [`TrustPolicy::AlwaysAccept`] (only for authenticated
+//!   callers, never merely internal ones) skips the charset but keeps a safety floor (visible
+//!   ASCII, within the limit).
 //! - **Keeps the client's value without logging it raw.** A rejected or untrusted inbound value
 //!   is replaced by a generated ID; the span keeps a sanitized copy under `client_request_id`:
 //!   its first 64 bytes, every byte outside the ID charset percent-encoded (`"` → `%22`), plus

@@ -36,10 +36,15 @@ pub enum TrustPolicy {
     /// kept as the sanitized `client_request_id` span field, so a client cannot choose or reuse
     /// the server's ID.
     AlwaysGenerate,
-    /// Accept the inbound ID of a trusted internal hop even when it fails the validity rule's
-    /// charset, as long as it passes the safety floor: 1..=max_len bytes of visible ASCII
-    /// (`!` to `~`). Whitespace, control bytes, non-ASCII bytes and over-long values are still
-    /// replaced. Use only behind a hop you run, which validated the ID itself.
+    /// Accept the inbound ID even when it fails the validity rule's charset, as long as it
+    /// passes the safety floor: 1..=max_len bytes of visible ASCII (`!` to `~`). Whitespace,
+    /// control bytes, non-ASCII bytes and over-long values are still replaced; quotes, `<`,
+    /// `$`, `{` and `%` are not, and reach headers, envelopes and logs.
+    ///
+    /// SECURITY: use only on a listener whose every caller is authenticated (mutual TLS, a
+    /// signed header checked in front of this layer). Being an internal hop, or reachable
+    /// only from a private network, is not authentication: internal services use
+    /// [`AcceptIfValid`](Self::AcceptIfValid), which every ID this crate generates passes.
     AlwaysAccept,
 }
 

@@ -23,6 +23,7 @@ use std::{
 use tracing_subscriber::fmt::MakeWriter;
 
 pub mod hostile;
+pub mod programs;
 
 /// An in-memory sink for `tracing-subscriber`'s formatters; clones share one buffer.
 #[derive(Clone, Debug, Default)]

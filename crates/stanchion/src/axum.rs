@@ -10,8 +10,8 @@ use http::{HeaderValue, header};
 
 use crate::{Health, HealthReport, Metrics};
 
-/// The content type of `/metrics`: the Prometheus text format, version 0.0.4.
-pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4";
+/// The content type of `/metrics`: the Prometheus text format, version 0.0.4, in UTF-8.
+pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 impl Health {
     /// A router serving `GET /livez` (liveness), `GET /readyz` (readiness) and `GET /health`

@@ -164,6 +164,22 @@ impl Health {
         self
     }
 
+    /// Adds the readiness check `shutdown`: `fail` ("the server is shutting down") once
+    /// `draining` began, so a load balancer stops sending requests before the listener closes.
+    #[cfg(feature = "server")]
+    pub fn with_draining(self, draining: crate::Draining) -> Self {
+        self.with_check("shutdown", move || {
+            let draining = draining.is_draining();
+            async move {
+                if draining {
+                    CheckResult::fail("the server is shutting down")
+                } else {
+                    CheckResult::pass()
+                }
+            }
+        })
+    }
+
     /// Sets the time each check may take.
     pub fn with_check_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;

@@ -40,7 +40,7 @@
 //!
 //! # The pieces
 //!
-//! - [`Stack`]: request ID → access log → guard → catch-panic → timeout → body limit, as one
+//! - [`Stack`]: request ID → access log → guard → head limits → catch-panic → timeout → body limit, as one
 //!   tower layer with `with_*` overrides. Each piece stays usable alone.
 //! - [`AccessLogLayer`]: one event per request (target [`ACCESS_TARGET`], message
 //!   `request completed`) with `method`, `route` (the matched template, never the raw path),
@@ -50,9 +50,15 @@
 //!   "requestId","message", <fields>}` (or [`LogFormat::Pretty`]), redacted by a
 //!   [`redact::Redactor`], filtered in `RUST_LOG` syntax.
 //! - [`Metrics`]: a Prometheus recorder for the `metrics` facade (global, or per thread for a
-//!   service on its own runtime), with the names in [`metrics`];
-//!   [`record_tools`] for the configuration.
+//!   service on its own runtime), with the names in [`metrics`]; it collects the
+//!   configuration's state, the redactor's counts and the `process_*` families at each render.
 //! - [`Health`]: liveness and readiness checks rendered as `application/health+json`.
+//! - [`RequestLimits`]: the request-head limits the stack enforces (431 `HEADERS_TOO_LARGE`,
+//!   414 `URI_TOO_LONG`, 400 `BAD_REQUEST` for HTTP/1.1 without `Host`).
+//! - `Server` (feature `server`): the production HTTP/1.1 + h2c server on hyper-util:
+//!   header-read and idle timeouts, a connection limit that evicts the idlest connection,
+//!   hyper's ceilings above the stack's limits, graceful shutdown on SIGTERM/SIGINT with a
+//!   drain deadline, JSON `server started` / `server stopped` events. Guide: `docs/server.md`.
 //! - The four crates, re-exported: [`errors`], [`request_id`], [`redact`], [`config`].
 //!
 //! # Feature flags
@@ -60,6 +66,7 @@
 //! | Name | Description | Default |
 //! |---|---|---|
 //! | `axum` | the matched route (`MatchedPath`) in the access log and metrics; `Health::routes` and `Metrics::route` routers; the axum integrations of `stanchion-errors` and `stanchion-request-id` | no |
+//! | `server` | `Server`, `shutdown_signal`, `Health::with_draining` (hyper, hyper-util, tokio's net/signal) | no |
 //!
 //! Without `axum` the stack works on any tower HTTP service, and `route` is `unmatched`.
 //!
@@ -84,14 +91,19 @@
 //! tower-http supplies the panic catcher, timeout and body limit; `tracing-subscriber` the
 //! subscriber (with a custom `FormatEvent` for the line shape); `metrics-exporter-prometheus`
 //! (recorder only, no listener) the exposition format; `futures-util` runs health checks
-//! concurrently.
+//! concurrently. With `server`, hyper and hyper-util (`server-auto`, its tokio executor and
+//! timer) run the connections: the server adds only what they leave to the caller (timeouts
+//! that tell idle from slow, the connection limit, shutdown).
 
 mod access_log;
 #[cfg(feature = "axum")]
 mod axum;
 pub mod health;
+mod limits;
 pub mod metrics;
 mod panic;
+#[cfg(feature = "server")]
+mod server;
 mod stack;
 mod telemetry;
 
@@ -101,7 +113,11 @@ pub use crate::{
         ACCESS_TARGET, AccessLog, AccessLogLayer, ResponseFuture, UNMATCHED_ROUTE, set_user_id,
     },
     health::{CheckResult, Health, HealthReport},
-    metrics::{Metrics, MetricsError, record_tools},
+    limits::{
+        DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_HEADERS, DEFAULT_MAX_URI_BYTES, LimitsError,
+        LimitsFuture, RequestLimits, RequestLimitsLayer, RequestLimitsService,
+    },
+    metrics::{Metrics, MetricsError},
     panic::install_panic_hook,
     stack::{
         DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, PANIC_TARGET, PanicResponse, Stack, StackService,
@@ -114,6 +130,14 @@ pub use crate::{
 #[cfg(feature = "axum")]
 #[doc(inline)]
 pub use crate::axum::PROMETHEUS_TEXT;
+
+#[cfg(feature = "server")]
+#[doc(inline)]
+pub use crate::server::{
+    ConnectionInfo, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, Draining, SERVER_TARGET, Server, ServerError, ShutdownReport,
+    shutdown_signal,
+};
 
 /// The error taxonomy, the envelope and the guard layer (`stanchion-errors`).
 pub use stanchion_errors as errors;
@@ -131,3 +155,8 @@ pub use stanchion_config as config;
 #[cfg(all(doctest, feature = "axum"))]
 #[doc = include_str!("../../../docs/observability.md")]
 struct GuideDoctests;
+
+/// The server guide's code blocks, compiled as doctests.
+#[cfg(all(doctest, feature = "axum", feature = "server"))]
+#[doc = include_str!("../../../docs/server.md")]
+struct ServerGuideDoctests;

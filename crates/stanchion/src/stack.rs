@@ -14,7 +14,10 @@ use tower_http::{
 };
 use tower_layer::Layer;
 
-use crate::access_log::{AccessLog, AccessLogLayer};
+use crate::{
+    access_log::{AccessLog, AccessLogLayer},
+    limits::{RequestLimits, RequestLimitsLayer, RequestLimitsService},
+};
 
 /// The tracing target of the event logged when a handler panics.
 pub const PANIC_TARGET: &str = "stanchion::panic";
@@ -31,11 +34,14 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 ///    header on every response;
 /// 2. [`AccessLogLayer`]: one event and the request metrics per request;
 /// 3. [`GuardLayer`]: every 4xx/5xx below leaves as an envelope carrying the request ID;
-/// 4. tower-http's `CatchPanicLayer`: a panic becomes an `INTERNAL_ERROR` envelope (the panic
+/// 4. [`RequestLimitsLayer`]: a head over the [`RequestLimits`] is answered with 431 or 414
+///    (and an HTTP/1.1 request off a `Server` (feature `server`) connection without `Host` with
+///    400), which the guard turns into `HEADERS_TOO_LARGE`, `URI_TOO_LONG`, `BAD_REQUEST`;
+/// 5. tower-http's `CatchPanicLayer`: a panic becomes an `INTERNAL_ERROR` envelope (the panic
 ///    message goes to the log, target [`PANIC_TARGET`], never to the body);
-/// 5. tower-http's `TimeoutLayer`: a handler slower than the timeout is answered with 408,
+/// 6. tower-http's `TimeoutLayer`: a handler slower than the timeout is answered with 408,
 ///    which the guard turns into `REQUEST_TIMEOUT`;
-/// 6. tower-http's `RequestBodyLimitLayer`: a body over the limit is answered with 413,
+/// 7. tower-http's `RequestBodyLimitLayer`: a body over the limit is answered with 413,
 ///    which the guard turns into `PAYLOAD_TOO_LARGE`.
 ///
 /// On an axum router, add it with `Router::layer`, so it runs after routing and the access
@@ -59,6 +65,7 @@ pub struct Stack {
     guard_mode: GuardMode,
     timeout: Duration,
     body_limit: usize,
+    limits: RequestLimits,
 }
 
 impl Stack {
@@ -70,6 +77,7 @@ impl Stack {
             guard_mode: GuardMode::Enforce,
             timeout: DEFAULT_TIMEOUT,
             body_limit: DEFAULT_BODY_LIMIT,
+            limits: RequestLimits::new(),
         }
     }
 
@@ -97,6 +105,17 @@ impl Stack {
         self
     }
 
+    /// Sets the request-head limits (give the `Server` the same ones).
+    pub fn with_limits(mut self, limits: RequestLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The request-head limits.
+    pub fn limits(&self) -> RequestLimits {
+        self.limits
+    }
+
     /// The guard's mode.
     pub fn guard_mode(&self) -> GuardMode {
         self.guard_mode
@@ -120,8 +139,9 @@ impl Default for Stack {
 }
 
 /// The service [`Stack`] wraps around `S`.
-pub type StackService<S> =
-    RequestIdService<AccessLog<Guard<CatchPanic<Timeout<RequestBodyLimit<S>>, PanicResponse>>>>;
+pub type StackService<S> = RequestIdService<
+    AccessLog<Guard<RequestLimitsService<CatchPanic<Timeout<RequestBodyLimit<S>>, PanicResponse>>>>,
+>;
 
 impl<S> Layer<S> for Stack {
     type Service = StackService<S>;
@@ -131,6 +151,7 @@ impl<S> Layer<S> for Stack {
         let inner =
             TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, self.timeout).layer(inner);
         let inner = CatchPanicLayer::custom(PanicResponse::default()).layer(inner);
+        let inner = RequestLimitsLayer::new(self.limits).layer(inner);
         // The guard reads the ID from the request-ID layer's extension, whatever its header.
         let inner = GuardLayer::new().with_mode(self.guard_mode).layer(inner);
         let inner = AccessLogLayer::new().layer(inner);

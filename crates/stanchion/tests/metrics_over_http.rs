@@ -36,24 +36,38 @@ async fn metrics_parse_as_prometheus_text_with_bounded_labels_and_a_2_5_s_bucket
     }
     let reply = http_get(addr, "/metrics").await;
     assert_eq!(reply.status, 200);
-    assert_eq!(reply.header("content-type"), "text/plain; version=0.0.4");
+    assert_eq!(
+        reply.header("content-type"),
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
     let text = reply.text();
     let (samples, types) = parse_prometheus(&text);
 
-    let requests = |route: &str, status_class: &str| {
+    // OpenTelemetry's HTTP server semantic conventions, as a Prometheus exporter renders them,
+    // plus the taxonomy code of error responses.
+    let requests = |route: &str, status: &str, code: Option<&str>| {
         samples
             .iter()
             .find(|s| {
-                s.name == "http_server_requests_total"
-                    && s.label("route") == Some(route)
-                    && s.label("method") == Some("GET")
-                    && s.label("status_class") == Some(status_class)
+                s.name == "http_server_request_duration_seconds_count"
+                    && s.label("http_route") == Some(route)
+                    && s.label("http_request_method") == Some("GET")
+                    && s.label("http_response_status_code") == Some(status)
+                    && s.label("error_code") == code
             })
             .map(|s| s.value)
     };
-    assert_eq!(requests("/users/{id}", "2xx"), Some(3.0), "{text}");
-    assert_eq!(requests("unmatched", "4xx"), Some(1.0), "{text}");
-    assert_eq!(requests("/panic", "5xx"), Some(1.0), "{text}");
+    assert_eq!(requests("/users/{id}", "200", None), Some(3.0), "{text}");
+    assert_eq!(
+        requests("unmatched", "404", Some("NOT_FOUND")),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        requests("/panic", "500", Some("INTERNAL_ERROR")),
+        Some(1.0),
+        "{text}"
+    );
 
     // Bounded labels: no raw path, no request ID, only the documented label names.
     for sample in samples
@@ -62,7 +76,14 @@ async fn metrics_parse_as_prometheus_text_with_bounded_labels_and_a_2_5_s_bucket
     {
         for (key, value) in &sample.labels {
             assert!(
-                ["route", "method", "status_class", "code", "le"].contains(&key.as_str()),
+                [
+                    "http_route",
+                    "http_request_method",
+                    "http_response_status_code",
+                    "error_code",
+                    "le"
+                ]
+                .contains(&key.as_str()),
                 "unexpected label {key} in {sample:?}"
             );
             assert!(
@@ -71,15 +92,6 @@ async fn metrics_parse_as_prometheus_text_with_bounded_labels_and_a_2_5_s_bucket
             );
         }
     }
-
-    let errors = |code: &str| {
-        samples
-            .iter()
-            .find(|s| s.name == "http_server_errors_total" && s.label("code") == Some(code))
-            .map(|s| s.value)
-    };
-    assert_eq!(errors("NOT_FOUND"), Some(1.0), "{text}");
-    assert_eq!(errors("INTERNAL_ERROR"), Some(1.0), "{text}");
 
     assert!(
         types.contains(&(
@@ -92,14 +104,15 @@ async fn metrics_parse_as_prometheus_text_with_bounded_labels_and_a_2_5_s_bucket
         .iter()
         .filter(|s| {
             s.name == "http_server_request_duration_seconds_bucket"
-                && s.label("route") == Some("/users/{id}")
+                && s.label("http_route") == Some("/users/{id}")
         })
         .filter_map(|s| s.label("le"))
         .collect();
     assert_eq!(
         les,
         [
-            "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"
+            "0.005", "0.01", "0.025", "0.05", "0.075", "0.1", "0.25", "0.5", "0.75", "1", "2.5",
+            "5", "7.5", "10", "+Inf"
         ],
         "{text}"
     );
@@ -107,7 +120,7 @@ async fn metrics_parse_as_prometheus_text_with_bounded_labels_and_a_2_5_s_bucket
         .iter()
         .find(|s| {
             s.name == "http_server_request_duration_seconds_count"
-                && s.label("route") == Some("/users/{id}")
+                && s.label("http_route") == Some("/users/{id}")
         })
         .map(|s| s.value);
     assert_eq!(count, Some(3.0));
@@ -144,7 +157,15 @@ async fn audit_mode_passes_plain_errors_through_and_counts_them() {
     assert_eq!(violations, Some(1.0));
     let requests = samples
         .iter()
-        .find(|s| s.name == "http_server_requests_total" && s.label("route") == Some("/legacy"))
-        .map(|s| (s.label("status_class").map(str::to_owned), s.value));
-    assert_eq!(requests, Some((Some("4xx".to_owned()), 1.0)));
+        .find(|s| {
+            s.name == "http_server_request_duration_seconds_count"
+                && s.label("http_route") == Some("/legacy")
+        })
+        .map(|s| {
+            (
+                s.label("http_response_status_code").map(str::to_owned),
+                s.value,
+            )
+        });
+    assert_eq!(requests, Some((Some("409".to_owned()), 1.0)));
 }

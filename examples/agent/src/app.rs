@@ -4,10 +4,10 @@ use std::{future::Future, io, sync::Arc, time::Instant};
 
 use axum::{Router, extract::State, http::HeaderMap, routing::post};
 use serde::{Deserialize, Serialize};
-use stanchion::{CheckResult, Health, Metrics, Stack, record_tools};
+use stanchion::{CheckResult, Draining, Health, Metrics, Server, Stack};
 use stanchion_config::ConfigService;
 use stanchion_errors::{ApiError, axum::Json, codes};
-use stanchion_request_id::{RequestId, RequestIdLayer, TrustPolicy};
+use stanchion_request_id::RequestId;
 
 use crate::{
     AgentConfig,
@@ -46,10 +46,12 @@ struct AgentState {
 
 /// The agent's router with the whole Stanchion stack.
 ///
-/// The request-ID layer trusts inbound IDs ([`TrustPolicy::AlwaysAccept`]): the agent is
-/// reached only through the backend, which validated the ID at the edge, so one request keeps
-/// one ID across both services.
-fn app(config: &AgentConfig, metrics: Metrics) -> Router {
+/// The request-ID layer keeps inbound IDs that pass the validity rule and replaces every
+/// other value ([`TrustPolicy::AcceptIfValid`](stanchion_request_id::TrustPolicy), the
+/// stack's default): the backend's IDs always pass, so one request keeps one ID across both
+/// services, while a caller that reaches the agent's port directly cannot put arbitrary bytes
+/// into its headers, envelopes or logs. Being an internal hop earns no more trust than that.
+fn app(config: &AgentConfig, metrics: Metrics, draining: Draining) -> Router {
     let snapshot = config.config().snapshot();
     let quota = snapshot
         .is_enabled(QUOTA_TOOL)
@@ -63,6 +65,7 @@ fn app(config: &AgentConfig, metrics: Metrics) -> Router {
     });
     let model_config = Arc::clone(config.config());
     let health = Health::new()
+        .with_draining(draining)
         // Reaching this point means a good snapshot was loaded (start refuses a bad one).
         .with_check("config", || async { CheckResult::pass() })
         .with_check("model", move || {
@@ -80,15 +83,11 @@ fn app(config: &AgentConfig, metrics: Metrics) -> Router {
         .with_state(state)
         .merge(health.routes())
         .merge(metrics.route())
-        .layer(
-            Stack::new().with_request_id(
-                RequestIdLayer::new().with_trust_policy(TrustPolicy::AlwaysAccept),
-            ),
-        )
+        .layer(Stack::new())
 }
 
-/// Serves the agent on `listener` until `shutdown` resolves (then finishes the requests in
-/// flight). Logs go to the current subscriber; metrics to [`AgentConfig::with_metrics`]'s
+/// Serves the agent with [`stanchion::Server`] on `listener` until `shutdown` resolves (then
+/// readiness fails, the listener closes and the requests in flight finish). Logs go to the current subscriber; metrics to [`AgentConfig::with_metrics`]'s
 /// recorder, else the global one (installed if needed).
 ///
 /// # Errors
@@ -102,14 +101,18 @@ pub async fn serve(
     let metrics = match config.metrics() {
         Some(metrics) => metrics.clone(),
         None => Metrics::install_global().map_err(io::Error::other)?,
-    };
+    }
+    // The configuration loaded before this recorder existed: it is replayed on every scrape.
+    .with_config(Arc::clone(config.config()))
+    .with_redactor(config.redactor())
+    .with_build_info("agent", env!("CARGO_PKG_VERSION"));
     let snapshot = config.config().snapshot();
-    record_tools(&snapshot);
     let addr = listener.local_addr()?;
     tracing::info!(addr = %addr, env = snapshot.env(), "agent listening");
-    axum::serve(listener, app(&config, metrics))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let server = Server::new();
+    let app = app(&config, metrics, server.draining());
+    server.serve_with_shutdown(listener, app, shutdown).await?;
+    Ok(())
 }
 
 async fn chat(

@@ -22,11 +22,16 @@
 //!
 //! - `POST /v1/chat` with `{"prompt": string}` (JSON, at most 1 MiB, prompt not blank and at
 //!   most 4000 characters) answers `{"answer": string, "requestId": string}`. No bearer token:
-//!   the agent trusts the backend hop, including its `x-request-id`
-//!   ([`TrustPolicy::AlwaysAccept`](stanchion_request_id::TrustPolicy)) and `x-user-id`, which
-//!   keys the per-user query quota.
+//!   the agent trusts the backend hop's `x-user-id`, which keys the per-user query quota. An
+//!   inbound `x-request-id` is kept only when it passes the validity rule
+//!   ([`TrustPolicy::AcceptIfValid`](stanchion_request_id::TrustPolicy); the backend's IDs
+//!   always do) and replaced otherwise, so a caller reaching the port directly cannot forge
+//!   log lines or echo markup through the ID.
 //! - `GET /livez`, `GET /readyz`, `GET /health` (`application/health+json`; readiness checks
-//!   `config` and `model`), `GET /metrics` (Prometheus text).
+//!   `config`, `model` and `shutdown`), `GET /metrics` (Prometheus text).
+//! - Served by [`stanchion::Server`]: header-read and idle timeouts, a connection limit,
+//!   request-head limits answered with envelopes, HTTP/1.1 and h2c, graceful shutdown on
+//!   SIGTERM/SIGINT with JSON `server started` / `server stopped` events.
 //! - Errors are Stanchion envelopes; the agent's own codes are [`SHARED_CODES`]:
 //!   `SUBSCRIPTION_QUERY_LIMIT` (429, `Retry-After`) when a user exceeds
 //!   `AGENT_QUERIES_PER_MINUTE` (default 60), which the backend forwards as is;

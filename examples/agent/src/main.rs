@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         }
     };
     let addr = config.addr();
-    example_agent::runner::run_until_ctrl_c("agent", addr, |listener, shutdown| {
+    example_agent::runner::run_until_signal("agent", addr, |listener, shutdown| {
         serve(listener, config, shutdown)
     })
 }

@@ -92,8 +92,8 @@ impl ServiceThread {
         })
     }
 
-    /// Serves `router` on a free loopback port on its own thread, logging nowhere: a stand-in
-    /// peer for tests (a fake agent, a fake model provider).
+    /// Serves `router` with [`stanchion::Server`] on a free loopback port on its own thread,
+    /// logging nowhere: a stand-in peer for tests (a fake agent, a fake model provider).
     ///
     /// # Errors
     ///
@@ -106,9 +106,10 @@ impl ServiceThread {
             listener,
             subscriber,
             move |listener, shutdown| async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(shutdown)
-                    .await
+                stanchion::Server::new()
+                    .serve_with_shutdown(listener, router, shutdown)
+                    .await?;
+                Ok(())
             },
         )
     }
@@ -161,15 +162,16 @@ impl Drop for ServiceThread {
     }
 }
 
-/// The shutdown signal a binary's `main` hands to `serve`: Ctrl-C.
-pub type CtrlC = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+/// The shutdown signal a binary's `main` hands to `serve`: SIGTERM or SIGINT
+/// ([`stanchion::shutdown_signal`]).
+pub type Signal = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// The rest of a service binary's `main` once its configuration is loaded: a multi-thread
-/// runtime, a listener on `addr`, and `serve` until Ctrl-C. Failures are printed as
-/// `<name>: ...` and give exit code 1.
-pub fn run_until_ctrl_c<F, Fut>(name: &str, addr: SocketAddr, serve: F) -> std::process::ExitCode
+/// runtime, a listener on `addr`, and `serve` until SIGTERM or SIGINT. Failures are logged
+/// (through the installed subscriber, so in the service's log format) and give exit code 1.
+pub fn run_until_signal<F, Fut>(name: &str, addr: SocketAddr, serve: F) -> std::process::ExitCode
 where
-    F: FnOnce(tokio::net::TcpListener, CtrlC) -> Fut,
+    F: FnOnce(tokio::net::TcpListener, Signal) -> Fut,
     Fut: Future<Output = io::Result<()>>,
 {
     use std::process::ExitCode;
@@ -180,27 +182,30 @@ where
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("{name}: cannot start the runtime: {error}");
+            tracing::error!(service = name, error = %error, "cannot start the runtime");
             return ExitCode::from(1);
         }
     };
     runtime.block_on(async move {
-        let listener = match tokio::net::TcpListener::bind(addr).await {
-            Ok(listener) => listener,
+        // Installed before the listener, so a signal from here on stops the service cleanly.
+        let shutdown: Signal = match stanchion::shutdown_signal() {
+            Ok(signal) => Box::pin(signal),
             Err(error) => {
-                eprintln!("{name}: cannot listen on {addr}: {error}");
+                tracing::error!(error = %error, "cannot install the SIGTERM/SIGINT handlers");
                 return ExitCode::from(1);
             }
         };
-        eprintln!("{name}: listening on http://{addr}");
-        let shutdown: CtrlC = Box::pin(async {
-            // Without a signal handler the process still stops on SIGINT, just not gracefully.
-            let _ = tokio::signal::ctrl_c().await;
-        });
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::error!(addr = %addr, error = %error, "cannot listen");
+                return ExitCode::from(1);
+            }
+        };
         match serve(listener, shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
-                eprintln!("{name}: {error}");
+                tracing::error!(error = %error, "the service stopped with an error");
                 ExitCode::from(1)
             }
         }

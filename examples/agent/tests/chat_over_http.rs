@@ -211,14 +211,16 @@ async fn health_and_metrics_endpoints() {
             .starts_with("text/plain")
     );
     assert!(
-        metrics
-            .text
-            .contains(r#"stanchion_tools_enabled{tool="model"} 1"#),
+        metrics.text.lines().any(|line| {
+            line.starts_with("stanchion_config_tool_enabled{")
+                && line.contains(r#"tool="model""#)
+                && line.ends_with("} 1")
+        }),
         "{}",
         metrics.text
     );
     assert!(
-        metrics.text.contains(r#"route="/readyz""#),
+        metrics.text.contains(r#"http_route="/readyz""#),
         "{}",
         metrics.text
     );

@@ -11,7 +11,7 @@ use axum::{
 use example_agent::{AgentConfig, ChatRequest, ServiceThread, shared_taxonomy, validate_prompt};
 use serde::Serialize;
 use serde_json::json;
-use stanchion::{CheckResult, Health, Metrics, Stack, record_tools};
+use stanchion::{CheckResult, Draining, Health, Metrics, Server, Stack};
 use stanchion_config::ConfigService;
 use stanchion_errors::{ApiError, ProxyPolicy, axum::Json, codes};
 
@@ -52,6 +52,7 @@ fn router(
     config: &BackendConfig,
     agent: Option<AgentClient>,
     metrics: Metrics,
+    draining: Draining,
 ) -> io::Result<Router> {
     let secret = config.jwt_secret().ok_or_else(|| {
         io::Error::new(
@@ -59,7 +60,7 @@ fn router(
             "the auth tool is disabled: no AUTH_JWT_SECRET",
         )
     })?;
-    let health = health(config.config(), agent.clone());
+    let health = health(config.config(), agent.clone()).with_draining(draining);
     let state = AppState(Arc::new(Inner {
         config: Arc::clone(config.config()),
         verifier: Verifier::new(&secret),
@@ -76,7 +77,8 @@ fn router(
 }
 
 /// Readiness: `config` (a good snapshot is loaded), `tools` (every critical tool enabled),
-/// `agent` (its `/livez` answers; `warn` when chat is off and there is no agent).
+/// `agent` (its `/livez` answers; `warn` when chat is off and there is no agent), and
+/// `shutdown` (`fail` once the server is draining).
 fn health(config: &Arc<ConfigService>, agent: Option<AgentClient>) -> Health {
     let tools_config = Arc::clone(config);
     Health::new()
@@ -110,8 +112,8 @@ fn health(config: &Arc<ConfigService>, agent: Option<AgentClient>) -> Health {
         })
 }
 
-/// Serves the backend on `listener` until `shutdown` resolves (then finishes the requests in
-/// flight). Logs go to the current subscriber; metrics to [`BackendConfig::with_metrics`]'s
+/// Serves the backend with [`stanchion::Server`] on `listener` until `shutdown` resolves
+/// (then readiness fails, the listener closes and the requests in flight finish). Logs go to the current subscriber; metrics to [`BackendConfig::with_metrics`]'s
 /// recorder, else the global one (installed if needed). Without an agent URL (and with the `chat` tool enabled) it first starts the agent
 /// in-process on a free loopback port, on its own thread, logging to stdout; it stops it on
 /// the way out.
@@ -146,9 +148,23 @@ pub async fn serve(
     let metrics = match config.metrics() {
         Some(metrics) => metrics.clone(),
         None => Metrics::install_global().map_err(io::Error::other)?,
+    }
+    // The configuration loaded before this recorder existed: it is replayed on every scrape.
+    .with_config(Arc::clone(config.config()))
+    .with_redactor(config.redactor())
+    .with_build_info("backend", env!("CARGO_PKG_VERSION"));
+    metrics.within(crate::describe_metrics);
+    // Configuration files changed on disk are picked up without a restart (the runbooks'
+    // refresh step); a directory that cannot be watched only costs that.
+    let _watch = match config.config().watch() {
+        Ok(watch) => Some(watch),
+        Err(error) => {
+            tracing::warn!(error = %error, "configuration changes will need a restart");
+            None
+        }
     };
-    record_tools(&config.config().snapshot());
-    let app = router(&config, agent, metrics)?;
+    let server = Server::new();
+    let app = router(&config, agent, metrics, server.draining())?;
     let addr = listener.local_addr()?;
     tracing::info!(
         addr = %addr,
@@ -157,9 +173,11 @@ pub async fn serve(
         inProcessAgent = in_process.is_some(),
         "backend listening"
     );
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = server
+        .serve_with_shutdown(listener, app, shutdown)
+        .await
+        .map(drop)
+        .map_err(io::Error::from);
     if let Some(agent) = in_process {
         // Joining waits for the agent's graceful stop: off the async threads.
         let stopped = tokio::task::spawn_blocking(move || agent.shutdown())

@@ -132,10 +132,13 @@ impl Verifier {
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(
             |error| {
-                let code = match error.kind() {
-                    ErrorKind::ExpiredSignature => codes::AUTH_EXPIRED_TOKEN,
-                    _ => codes::AUTH_INVALID_TOKEN,
+                let (code, reason) = match error.kind() {
+                    ErrorKind::ExpiredSignature => (codes::AUTH_EXPIRED_TOKEN, "expired"),
+                    ErrorKind::InvalidSignature => (codes::AUTH_INVALID_TOKEN, "bad_signature"),
+                    ErrorKind::InvalidAlgorithm => (codes::AUTH_INVALID_TOKEN, "wrong_algorithm"),
+                    _ => (codes::AUTH_INVALID_TOKEN, "malformed"),
                 };
+                count_failure(reason);
                 ApiError::new(code).with_cause(error)
             },
         )?;
@@ -144,6 +147,7 @@ impl Verifier {
             && claims.sub.len() <= MAX_SUBJECT_LEN
             && claims.sub.bytes().all(|b| b.is_ascii_graphic());
         if !usable {
+            count_failure("invalid_subject");
             return Err(ApiError::new(codes::AUTH_INVALID_TOKEN).with_cause(
                 std::io::Error::other("sub is not 1-128 visible ASCII characters"),
             ));
@@ -159,6 +163,7 @@ impl Verifier {
     /// that is not `Bearer <token>`; otherwise as [`verify`](Self::verify).
     pub fn verify_request(&self, parts: &Parts) -> Result<Claims, ApiError> {
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            count_failure("missing");
             return Err(ApiError::new(codes::AUTH_REQUIRED));
         };
         let token = value
@@ -169,9 +174,20 @@ impl Verifier {
                 scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
             })
             .filter(|token| !token.is_empty())
-            .ok_or_else(|| ApiError::new(codes::AUTH_INVALID_TOKEN))?;
+            .ok_or_else(|| {
+                count_failure("not_bearer");
+                ApiError::new(codes::AUTH_INVALID_TOKEN)
+            })?;
         self.verify(token)
     }
+}
+
+/// Bearer-token verifications that failed, by `reason` (`missing`, `not_bearer`, `malformed`,
+/// `bad_signature`, `wrong_algorithm`, `expired`, `invalid_subject`): a counter.
+pub const AUTH_FAILURES_TOTAL: &str = "backend_auth_verification_failures_total";
+
+fn count_failure(reason: &'static str) {
+    metrics::counter!(AUTH_FAILURES_TOTAL, "reason" => reason).increment(1);
 }
 
 /// Something that holds the request's [`Verifier`] (the router's state).

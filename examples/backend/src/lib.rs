@@ -26,7 +26,7 @@
 //! | `GET /api/v1/training-plans/active` | bearer | the caller's plan; `SUBSCRIPTION_PLAN_LIMIT` for `plan: "free"` tokens |
 //! | `GET /api/v1/tools` | none | `{"env", "tools": [{"slug","name","enabled","critical","reasons":[{"kind","variable"}]}]}` (public: no values, no file paths) |
 //! | `GET /livez`, `/readyz`, `/health` | none | `application/health+json`; readiness checks `config`, `tools` (critical ones enabled), `agent` (its `/livez`) |
-//! | `GET /metrics` | none | Prometheus text: requests, latency, errors by code, tools |
+//! | `GET /metrics` | none | Prometheus text: requests by route, status and error code, auth failures, agent calls, tools, configuration, redactions, process (docs/observability.md lists them) |
 //!
 //! Environment: `BACKEND_ADDR` (default `127.0.0.1:8080`), `BACKEND_CONFIG_DIR` (default this
 //! crate's `config/`), `APP_ENV`, `RUST_LOG`, and the variables of `config/tools.toml`:
@@ -47,8 +47,13 @@
 //!   forwardable `SUBSCRIPTION_QUERY_LIMIT` as is, anything else an upstream code); a 2xx that
 //!   is not an answer → `UPSTREAM_ERROR` (502). The agent's body never reaches the caller.
 //! - **One request, one ID.** The agent client is wrapped in
-//!   [`PropagateRequestIdLayer`](stanchion_request_id::PropagateRequestIdLayer); the agent
-//!   trusts the ID, so both services log the request under the same `requestId`.
+//!   [`PropagateRequestIdLayer`](stanchion_request_id::PropagateRequestIdLayer); the ID the
+//!   backend sends always passes the agent's validity rule, so both services log the request
+//!   under the same `requestId`.
+//! - **A production server.** [`stanchion::Server`] serves the API: a slow or idle client
+//!   cannot hold a connection, a head over the limits gets `HEADERS_TOO_LARGE` /
+//!   `URI_TOO_LONG`, an HTTP/1.1 request without `Host` gets `BAD_REQUEST`, and SIGTERM or
+//!   SIGINT turns `/readyz` to `fail`, lets requests in flight finish and exits 0.
 //! - **No shared-environment start with the development secret.** The development secret is
 //!   read only in `development` and `test` (`config/.env.development`, `config/.env.test`);
 //!   any other `APP_ENV` (staging, production) with [`DEVELOPMENT_JWT_SECRET`] (or with no
@@ -72,20 +77,35 @@ use tracing_subscriber::fmt::MakeWriter;
 pub use crate::{
     app::serve,
     auth::{
-        Authenticated, Claims, HasVerifier, MintError, Verifier, mint_token, mint_token_with_plan,
+        AUTH_FAILURES_TOTAL, Authenticated, Claims, HasVerifier, MintError, Verifier, mint_token,
+        mint_token_with_plan,
     },
     config::{
         ADDR_VAR, AGENT_TIMEOUT_VAR, AGENT_URL_VAR, AUTH_TOOL, BackendConfig, CHAT_TOOL,
         CONFIG_DIR_VAR, DEFAULT_ADDR, DEVELOPMENT_JWT_SECRET, JWT_SECRET_VAR, TRAINING_PLANS_TOOL,
         default_config_dir,
     },
-    upstream::{AgentClient, AgentUrlError},
+    upstream::{AgentClient, AgentUrlError, UPSTREAM_DURATION_SECONDS},
 };
 #[doc(inline)]
 pub use example_agent::{
     Env, MODEL_PROVIDER_CONNECT_FAILED, SHARED_CODES, SUBSCRIPTION_PLAN_LIMIT,
     SUBSCRIPTION_QUERY_LIMIT, StartError,
 };
+
+/// Describes the backend's own metric families (HELP lines) to the current recorder:
+/// [`AUTH_FAILURES_TOTAL`] and [`UPSTREAM_DURATION_SECONDS`].
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        AUTH_FAILURES_TOTAL,
+        "Bearer-token verifications that failed, by reason."
+    );
+    metrics::describe_histogram!(
+        UPSTREAM_DURATION_SECONDS,
+        metrics::Unit::Seconds,
+        "Duration of calls to the agent, by outcome (ok or the error code returned)."
+    );
+}
 
 /// Runs the backend on its own thread (see [`example_agent::runner`]), listening on
 /// [`BackendConfig::addr`], logging JSON lines with `"service":"backend"` to `log_writer`,

@@ -89,7 +89,7 @@ fn run() -> ExitCode {
         }
     };
     let addr = config.addr();
-    example_agent::runner::run_until_ctrl_c("backend", addr, |listener, shutdown| {
+    example_agent::runner::run_until_signal("backend", addr, |listener, shutdown| {
         serve(listener, config, shutdown)
     })
 }

@@ -1,7 +1,10 @@
 //! The backend's client for the agent: the request ID propagated, every failure mapped to a
 //! code (unreachable, slow, relayed error, unreadable answer).
 
-use std::{fmt, time::Duration};
+use std::{
+    fmt,
+    time::{Duration, Instant},
+};
 
 use bytes::Bytes;
 use example_agent::USER_ID_HEADER;
@@ -19,6 +22,11 @@ use tower::{Layer as _, ServiceExt as _};
 /// The largest agent answer read, in bytes. An answer is a few KiB; anything far larger is
 /// not an answer worth relaying (and an error envelope over 64 KiB is not parsed anyway).
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
+/// Calls to the agent, in seconds, labelled `upstream="agent"` and `outcome` (`ok`, or the
+/// error code the caller got: `UPSTREAM_UNAVAILABLE`, `UPSTREAM_TIMEOUT`, ...): a histogram.
+/// Failures are the calls whose `outcome` is not `ok`.
+pub const UPSTREAM_DURATION_SECONDS: &str = "backend_upstream_request_duration_seconds";
 
 type HttpClient = PropagateRequestId<Client<HttpConnector, Full<Bytes>>>;
 
@@ -108,6 +116,19 @@ impl AgentClient {
     /// (a forwardable shared code as is, else an upstream code), `UPSTREAM_ERROR` (502) for a
     /// 2xx that is not a chat answer.
     pub async fn chat(&self, prompt: &str, user: &str) -> Result<String, ApiError> {
+        let started = Instant::now();
+        let result = self.ask(prompt, user).await;
+        // The outcome is `ok` or the code the caller gets: a closed set (the taxonomy).
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(error) => error.code().name(),
+        };
+        metrics::histogram!(UPSTREAM_DURATION_SECONDS, "upstream" => "agent", "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn ask(&self, prompt: &str, user: &str) -> Result<String, ApiError> {
         let body = serde_json::json!({ "prompt": prompt }).to_string();
         let mut request = Request::post(format!("{}/v1/chat", self.base))
             .header(header::CONTENT_TYPE, "application/json")

@@ -419,12 +419,19 @@ async fn training_plans_follow_the_plan_claim_and_tools_show_no_values() {
     assert_eq!(metrics.status, 200);
     let text = metrics.text;
     assert!(
-        text.contains(r#"stanchion_tools_enabled{tool="auth"} 1"#),
+        text.lines().any(|line| {
+            line.starts_with("stanchion_config_tool_enabled{")
+                && line.contains(r#"tool="auth""#)
+                && line.ends_with("} 1")
+        }),
         "{text}"
     );
-    assert!(text.contains(r#"code="SUBSCRIPTION_PLAN_LIMIT""#), "{text}");
     assert!(
-        text.contains(r#"route="/api/v1/training-plans/active""#),
+        text.contains(r#"error_code="SUBSCRIPTION_PLAN_LIMIT""#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"http_route="/api/v1/training-plans/active""#),
         "{text}"
     );
     assert!(

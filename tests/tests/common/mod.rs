@@ -263,15 +263,16 @@ pub fn start_system() -> System {
     System { backend, agent }
 }
 
-/// An axum router served on its own thread with its own telemetry, for routers the test builds
-/// (a panicking handler under `stanchion::Stack`).
+/// An axum router served by `stanchion::Server` on its own thread with its own telemetry, for
+/// routers the test builds (a panicking handler under `stanchion::Stack`).
 pub fn start_router(name: &'static str, router: axum::Router) -> Server {
     spawn_server(name, move |_metrics| {
         let serve: Serve = Box::new(move |listener, shutdown| {
             Box::pin(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(shutdown)
-                    .await
+                stanchion::Server::new()
+                    .serve_with_shutdown(listener, router, shutdown)
+                    .await?;
+                Ok(())
             })
         });
         (Redactor::new(), serve)

@@ -1,0 +1,409 @@
+//! `rules.yml`: recording rules, burn-rate alerts, the fast page and the operational alerts.
+
+use std::fmt::Write as _;
+
+use crate::{
+    Duration,
+    spec::{Objective, Sli, Spec},
+};
+
+/// The burn-rate alerts of the Google SRE workbook, table 5-8 (30-day budget): severity,
+/// long window, short window, burn rate. A pair fires when both windows burn faster than the
+/// rate; the pairs of one severity are ORed.
+pub(crate) const BURN_RATES: [(&str, u64, u64, f64); 3] = [
+    ("page", 3600, 300, 14.4),
+    ("page", 6 * 3600, 1800, 6.0),
+    ("ticket", 3 * 86_400, 6 * 3600, 1.0),
+];
+
+/// The operational alerts' runbook files (under the service's `runbook_base_url`), by alert.
+pub const OPERATIONAL_RUNBOOKS: [(&str, &str); 7] = [
+    ("TargetDown", "target-down.md"),
+    ("NoToolsEnabled", "no-tools-enabled.md"),
+    ("CriticalToolDisabled", "no-tools-enabled.md"),
+    ("ConfigurationErrors", "config-errors.md"),
+    ("ConfigurationRefreshFailing", "config-refresh-failing.md"),
+    ("SecretRedactedFromLogs", "secret-in-logs.md"),
+    ("EnvelopeIntegrityBreached", "envelope-integrity.md"),
+];
+
+/// Every alert name the rules define.
+pub fn alert_names() -> Vec<&'static str> {
+    let mut names = vec!["SloOutage", "SloBurnRatePage", "SloBurnRateTicket"];
+    names.extend(OPERATIONAL_RUNBOOKS.iter().map(|(name, _)| *name));
+    names
+}
+
+/// Every window a recording rule is needed for, shortest first.
+pub(crate) fn windows(spec: &Spec) -> Vec<Duration> {
+    let mut windows = vec![spec.fast_page.window];
+    for (_, long, short, _) in BURN_RATES {
+        windows.push(Duration::from_secs(long));
+        windows.push(Duration::from_secs(short));
+    }
+    windows.sort();
+    windows.dedup();
+    windows
+}
+
+/// The recording rule's name for `window`.
+pub(crate) fn ratio_record(window: Duration) -> String {
+    format!("slo:sli_error:ratio_rate{window}")
+}
+
+/// A selector with the job first: `metric{job="backend",extra}`.
+pub(crate) fn selector(spec: &Spec, metric: &str, matchers: &[&str]) -> String {
+    let mut all = vec![format!("job=\"{}\"", spec.service.job)];
+    all.extend(
+        matchers
+            .iter()
+            .filter(|m| !m.trim().is_empty())
+            .map(|m| m.trim().to_owned()),
+    );
+    format!("{metric}{{{}}}", all.join(", "))
+}
+
+/// `le` as Prometheus' exporters write it (`2.5`, `1`).
+pub(crate) fn le(threshold: f64) -> String {
+    format!("{threshold}")
+}
+
+/// A threshold literal without float noise (`14.4 * 0.005` is `0.072`, not `0.07200000000000001`).
+pub(crate) fn number(value: f64) -> String {
+    let text = format!("{value:.10}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    text.to_owned()
+}
+
+/// The error ratio of `objective` over `window`, aggregated by job. With no bad events the
+/// numerator falls back to zero, so the ratio exists (and a dashboard shows 0, not nothing).
+pub(crate) fn error_ratio(spec: &Spec, objective: &Objective, window: Duration) -> String {
+    match &objective.sli {
+        Sli::Ratio { errors, total } => {
+            let errors = selector(spec, &errors.metric, &[&errors.matchers]);
+            let total = selector(spec, &total.metric, &[&total.matchers]);
+            format!(
+                "(sum by (job) (rate({errors}[{window}])) or 0 * sum by (job) (rate({total}[{window}]))) / sum by (job) (rate({total}[{window}]))"
+            )
+        }
+        Sli::Latency {
+            histogram,
+            threshold,
+            matchers,
+        } => {
+            let count = selector(spec, &format!("{histogram}_count"), &[matchers]);
+            let le = format!("le=\"{}\"", le(*threshold));
+            let bucket = selector(spec, &format!("{histogram}_bucket"), &[matchers, &le]);
+            format!(
+                "(sum by (job) (rate({count}[{window}])) - sum by (job) (rate({bucket}[{window}]))) / sum by (job) (rate({count}[{window}]))"
+            )
+        }
+    }
+}
+
+/// `slo:sli_error:ratio_rate<w>{slo="name", job="..."}`.
+pub(crate) fn recorded(spec: &Spec, objective: &Objective, window: Duration) -> String {
+    format!(
+        "{}{{slo=\"{}\", job=\"{}\"}}",
+        ratio_record(window),
+        objective.name,
+        spec.service.job
+    )
+}
+
+/// The expression of an objective's fast page.
+pub(crate) fn fast_page_expr(spec: &Spec, objective: &Objective) -> String {
+    format!(
+        "{} >= {}",
+        recorded(spec, objective, spec.fast_page.window),
+        number(spec.fast_page.error_ratio)
+    )
+}
+
+/// The expression of an objective's burn-rate alert of `severity`.
+pub(crate) fn burn_expr(spec: &Spec, objective: &Objective, severity: &str) -> String {
+    BURN_RATES
+        .iter()
+        .filter(|(s, ..)| *s == severity)
+        .map(|(_, long, short, rate)| {
+            let threshold = number(rate * objective.budget());
+            format!(
+                "({} > {threshold} and {} > {threshold})",
+                recorded(spec, objective, Duration::from_secs(*long)),
+                recorded(spec, objective, Duration::from_secs(*short)),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
+/// One alerting rule.
+pub(crate) struct Alert {
+    pub name: &'static str,
+    pub expr: String,
+    pub for_: Option<&'static str>,
+    pub severity: &'static str,
+    pub slo: Option<String>,
+    pub summary: String,
+    pub description: String,
+    pub remediation: String,
+    pub runbook: String,
+}
+
+/// The operational alerts, in [`OPERATIONAL_RUNBOOKS`] order.
+pub(crate) fn operational(spec: &Spec) -> Vec<Alert> {
+    let job = |metric: &str, extra: &[&str]| selector(spec, metric, extra);
+    let runbook = |name: &str| {
+        OPERATIONAL_RUNBOOKS
+            .iter()
+            .find(|(alert, _)| *alert == name)
+            .map(|(_, file)| (*file).to_owned())
+            .unwrap_or_default()
+    };
+    let alert = |name: &'static str,
+                 expr: String,
+                 for_: Option<&'static str>,
+                 severity: &'static str,
+                 summary: &str,
+                 description: &str,
+                 remediation: &str| Alert {
+        name,
+        expr,
+        for_,
+        severity,
+        slo: None,
+        summary: summary.to_owned(),
+        description: description.to_owned(),
+        remediation: remediation.to_owned(),
+        runbook: runbook(name),
+    };
+    vec![
+        alert(
+            "TargetDown",
+            format!("{} == 0", job("up", &[])),
+            Some("30s"),
+            "page",
+            "{{ $labels.job }} ({{ $labels.instance }}) cannot be scraped",
+            "Prometheus has failed to scrape the target for 30 seconds: the process is down, hung or unreachable.",
+            "Check the process and its last log lines; restart it if it is hung; check the network path from Prometheus.",
+        ),
+        alert(
+            "NoToolsEnabled",
+            format!(
+                "sum by (job, env) ({}) == 0",
+                job("stanchion_config_tool_enabled", &[])
+            ),
+            Some("1m"),
+            "page",
+            "{{ $labels.job }} has no tool enabled in {{ $labels.env }}",
+            "Every tool is disabled: every feature behind a tool is off.",
+            "Run `stanchion config check` where the service runs and fix the reasons it lists.",
+        ),
+        alert(
+            "CriticalToolDisabled",
+            format!(
+                "{} == 0",
+                job("stanchion_config_tool_enabled", &["critical=\"true\""])
+            ),
+            Some("30s"),
+            "page",
+            "{{ $labels.job }}: critical tool {{ $labels.tool }} is disabled in {{ $labels.env }}",
+            "A tool the service cannot work without is disabled by the current configuration.",
+            "Run `stanchion config explain {{ $labels.tool }}` where the service runs and fix the reason it gives.",
+        ),
+        alert(
+            "ConfigurationErrors",
+            format!(
+                "sum by (job, kind) ({}) > 0",
+                job(
+                    "stanchion_config_tool_reasons",
+                    &["kind!~\"KILL_SWITCH|NOT_IN_ENVIRONMENT\""]
+                )
+            ),
+            Some("1m"),
+            "ticket",
+            "{{ $labels.job }}: {{ $value }} configuration problem(s) of kind {{ $labels.kind }}",
+            "A tool is disabled by a configuration problem (a kill switch or an environment restriction is not one).",
+            "Run `stanchion config check` where the service runs; the REASONS column names each variable.",
+        ),
+        alert(
+            "ConfigurationRefreshFailing",
+            format!(
+                "{} == 0",
+                job("stanchion_config_last_refresh_successful", &[])
+            ),
+            Some("1m"),
+            "ticket",
+            "{{ $labels.job }}: the last configuration refresh failed",
+            "The service keeps serving its last good configuration, but changes are not being applied.",
+            "Read the `configuration refresh failed` log event: it names the file and line; fix it and save again.",
+        ),
+        alert(
+            "SecretRedactedFromLogs",
+            format!(
+                "sum by (job, rule) (increase({}[5m])) > 0",
+                job("stanchion_log_redactions_total", &[])
+            ),
+            None,
+            "ticket",
+            "{{ $labels.job }}: code tried to log a secret (rule {{ $labels.rule }})",
+            "The log redactor masked a value matching rule {{ $labels.rule }} in the service's own log lines: nothing leaked, but something logs what it should not.",
+            "Find the log lines with [REDACTED:{{ $labels.rule }}] of the last 5 minutes, then the code or input that wrote them; rotate the secret if it is real.",
+        ),
+        alert(
+            "EnvelopeIntegrityBreached",
+            format!(
+                "sum by (job) (rate({}[5m])) / sum by (job) (rate({}[5m])) >= 0.01",
+                job("stanchion_guard_violations_total", &[]),
+                job(
+                    "http_server_request_duration_seconds_count",
+                    &["http_response_status_code=~\"[45]..\""]
+                )
+            ),
+            Some("5m"),
+            "ticket",
+            "{{ $labels.job }}: {{ $value | humanizePercentage }} of error responses left without an envelope",
+            "The guard is rewriting (or, in audit mode, passing) error responses that were not written as envelopes.",
+            "Look at stanchion_guard_violations_total by status: the status points to the layer or handler that writes plain errors.",
+        ),
+    ]
+}
+
+/// The SLO alerts of one objective: the fast page, the burn-rate page and ticket (only the
+/// ticket when the objective does not page).
+pub(crate) fn slo_alerts(spec: &Spec, objective: &Objective) -> Vec<Alert> {
+    let title = &objective.title;
+    let target = number(objective.objective);
+    let slo = Some(objective.name.clone());
+    let alerts = vec![
+        Alert {
+            name: "SloOutage",
+            expr: fast_page_expr(spec, objective),
+            for_: None,
+            severity: "page",
+            slo: slo.clone(),
+            summary: format!(
+                "{{{{ $labels.job }}}}: {title} outage, {{{{ $value | humanizePercentage }}}} of events failing over {}",
+                spec.fast_page.window
+            ),
+            description: format!(
+                "At least {} of {title} events failed over the last {} (objective {target}%). Burn-rate alerts would take minutes to see this.",
+                number(spec.fast_page.error_ratio * 100.0) + "%",
+                spec.fast_page.window
+            ),
+            remediation: objective.remediation.clone(),
+            runbook: objective.runbook.clone(),
+        },
+        Alert {
+            name: "SloBurnRatePage",
+            expr: burn_expr(spec, objective, "page"),
+            for_: None,
+            severity: "page",
+            slo: slo.clone(),
+            summary: format!("{{{{ $labels.job }}}}: {title} is burning its error budget fast"),
+            description: format!(
+                "The {title} error budget ({target}% over {}) burns at 14.4x over 1h and 5m, or 6x over 6h and 30m: 2% or 5% of the budget gone.",
+                spec.service.period
+            ),
+            remediation: objective.remediation.clone(),
+            runbook: objective.runbook.clone(),
+        },
+        Alert {
+            name: "SloBurnRateTicket",
+            expr: burn_expr(spec, objective, "ticket"),
+            for_: None,
+            severity: "ticket",
+            slo,
+            summary: format!("{{{{ $labels.job }}}}: {title} is burning its error budget"),
+            description: format!(
+                "The {title} error budget ({target}% over {}) burns faster than it refills over 3d and 6h: 10% of the budget gone.",
+                spec.service.period
+            ),
+            remediation: objective.remediation.clone(),
+            runbook: objective.runbook.clone(),
+        },
+    ];
+    alerts
+        .into_iter()
+        .filter(|alert| objective.page || alert.severity != "page")
+        .collect()
+}
+
+/// YAML double-quoted scalar (a JSON string is one).
+pub(crate) fn q(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
+}
+
+pub(crate) fn render(spec: &Spec, source: &str) -> String {
+    let mut out = String::new();
+    let job = &spec.service.job;
+    let _ = writeln!(
+        out,
+        "# Generated by `stanchion slo generate` from {source}: do not edit; change the spec and\n\
+         # regenerate. Recording rules, SLO alerts and operational alerts for job {job:?}.\ngroups:"
+    );
+    let _ = writeln!(
+        out,
+        "  - name: {}",
+        q(&format!("{}-slo-recordings", spec.service.name))
+    );
+    let _ = writeln!(out, "    rules:");
+    for objective in &spec.objectives {
+        for window in windows(spec) {
+            let _ = writeln!(out, "      - record: {}", q(&ratio_record(window)));
+            let _ = writeln!(
+                out,
+                "        expr: {}",
+                q(&error_ratio(spec, objective, window))
+            );
+            let _ = writeln!(out, "        labels:");
+            let _ = writeln!(out, "          slo: {}", q(&objective.name));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  - name: {}",
+        q(&format!("{}-slo-alerts", spec.service.name))
+    );
+    let _ = writeln!(out, "    rules:");
+    for objective in &spec.objectives {
+        for alert in slo_alerts(spec, objective) {
+            write_alert(&mut out, spec, &alert);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  - name: {}",
+        q(&format!("{}-operational-alerts", spec.service.name))
+    );
+    let _ = writeln!(out, "    rules:");
+    for alert in operational(spec) {
+        write_alert(&mut out, spec, &alert);
+    }
+    out
+}
+
+fn write_alert(out: &mut String, spec: &Spec, alert: &Alert) {
+    let _ = writeln!(out, "      - alert: {}", q(alert.name));
+    let _ = writeln!(out, "        expr: {}", q(&alert.expr));
+    if let Some(for_) = alert.for_ {
+        let _ = writeln!(out, "        for: {for_}");
+    }
+    let _ = writeln!(out, "        labels:");
+    let _ = writeln!(out, "          severity: {}", q(alert.severity));
+    if let Some(slo) = &alert.slo {
+        let _ = writeln!(out, "          slo: {}", q(slo));
+    }
+    let _ = writeln!(out, "        annotations:");
+    let _ = writeln!(out, "          summary: {}", q(&alert.summary));
+    let _ = writeln!(out, "          description: {}", q(&alert.description));
+    let _ = writeln!(out, "          remediation: {}", q(&alert.remediation));
+    let _ = writeln!(
+        out,
+        "          runbook_url: {}",
+        q(&format!(
+            "{}{}",
+            spec.service.runbook_base_url, alert.runbook
+        ))
+    );
+}

@@ -1,0 +1,177 @@
+//! SIGTERM to the real `backend` binary while a request is in flight: the listener closes,
+//! the request finishes with its answer, and the process exits 0, having logged JSON start and
+//! stop events on stdout (and nothing on stderr).
+
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    io::{BufRead as _, BufReader, Read as _, Write as _},
+    net::{SocketAddr, TcpStream},
+    process::{Command, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Router,
+    routing::{get, post},
+};
+use example_agent::ServiceThread;
+use serde_json::Value;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A fake agent whose chat answer takes `delay`; it says on `arrived` when a chat came in.
+fn slow_agent(delay: Duration, arrived: mpsc::Sender<()>) -> ServiceThread {
+    let router = Router::new().route("/livez", get(|| async { "ok" })).route(
+        "/v1/chat",
+        post(move || {
+            let arrived = arrived.clone();
+            async move {
+                let _ = arrived.send(());
+                tokio::time::sleep(delay).await;
+                (
+                    [("content-type", "application/json")],
+                    r#"{"answer":"finished after the signal","requestId":"x"}"#,
+                )
+            }
+        }),
+    );
+    ServiceThread::serve_router("slow-agent", router).unwrap()
+}
+
+/// Reads the child's stdout lines on a thread, parsed as JSON (a line that is not JSON is
+/// kept as a string, and fails the test's "every line is JSON" check).
+fn read_lines(stdout: std::process::ChildStdout) -> mpsc::Receiver<Value> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let value = serde_json::from_str(&line).unwrap_or(Value::String(line));
+            if tx.send(value).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_for(lines: &mpsc::Receiver<Value>, seen: &mut Vec<Value>, message: &str) -> Value {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(line) = seen.iter().find(|line| line["message"] == message) {
+            return line.clone();
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no {message:?} line within {PATIENCE:?}; saw {seen:#?}"),
+        }
+    }
+}
+
+#[test]
+fn sigterm_during_a_slow_request_lets_it_finish_and_exits_zero() {
+    let (arrived_tx, arrived) = mpsc::channel();
+    let agent = slow_agent(Duration::from_millis(1500), arrived_tx);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backend"))
+        .env("BACKEND_ADDR", "127.0.0.1:0")
+        .env("AGENT_URL", agent.base_url())
+        .env("AGENT_TIMEOUT_MS", "20000")
+        .env("RUST_LOG", "info")
+        .env_remove("APP_ENV")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = read_lines(child.stdout.take().unwrap());
+    let mut seen = Vec::new();
+
+    // The start event names the address (the port was chosen by the OS) and the limits.
+    let started = wait_for(&lines, &mut seen, "server started");
+    assert_eq!(started["service"], "backend");
+    assert_eq!(started["target"], "stanchion::server");
+    assert_eq!(started["maxHeaders"], 100);
+    let addr: SocketAddr = started["addr"].as_str().unwrap().parse().unwrap();
+
+    // A chat request the agent will take 1.5 s to answer.
+    let token = example_backend::mint_token(
+        example_backend::DEVELOPMENT_JWT_SECRET.as_bytes(),
+        "ana",
+        600,
+    )
+    .unwrap();
+    let in_flight = std::thread::spawn(move || {
+        let body = r#"{"prompt":"How should I train for a 10k run?"}"#;
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        write!(
+            stream,
+            "POST /api/v1/chat HTTP/1.1\r\nHost: backend\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        reply
+    });
+    arrived
+        .recv_timeout(PATIENCE)
+        .expect("the chat reached the agent");
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let signal = wait_for(&lines, &mut seen, "shutdown signal received");
+    assert_eq!(signal["signal"], "SIGTERM");
+    wait_for(&lines, &mut seen, "shutdown started");
+    // The listener closes at once (no shutdown delay configured): new connections are refused
+    // while the request is still in flight.
+    let refused_by = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect(addr).is_ok() {
+        assert!(Instant::now() < refused_by, "the listener still accepts");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let reply = in_flight.join().unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200 "), "{reply}");
+    assert!(reply.contains("finished after the signal"), "{reply}");
+
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the backend did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0), "{status:?}");
+
+    let stopped = wait_for(&lines, &mut seen, "server stopped");
+    assert_eq!(stopped["service"], "backend");
+    assert_eq!(stopped["outcome"], "drained");
+    assert_eq!(stopped["connectionsAborted"], 0);
+    assert!(
+        stopped["requestsServed"].as_u64().unwrap() >= 1,
+        "{stopped}"
+    );
+    // Everything the process wrote is JSON lines on stdout; nothing is on stderr.
+    while let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
+        seen.push(line);
+    }
+    for line in &seen {
+        assert!(line.is_object(), "a line that is not JSON: {line}");
+    }
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(stderr, "", "the backend wrote to stderr");
+    agent.shutdown().unwrap();
+}
