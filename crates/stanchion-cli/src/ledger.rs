@@ -21,6 +21,7 @@ use std::{
 use crate::civil::Date;
 
 const FILE_PREFIX: &str = "production-hardening-smoke-window-";
+const CUT_SHORT: &str = "the file is cut short (an incomplete header or last line)";
 const COLUMNS: [&str; 9] = [
     "date", "time", "commit", "modes", "checks", "kind", "result", "incident", "notes",
 ];
@@ -188,12 +189,25 @@ pub(crate) fn read_month(path: &Path) -> Result<Vec<Entry>, String> {
         result.map_err(|why| format!("{}:{number}: {why}", path.display()))?;
     }
     if text.lines().count() < expected_lines.len() || !text.ends_with('\n') {
-        return Err(format!(
-            "{}: the file is cut short (an incomplete header or last line)",
-            path.display()
-        ));
+        return Err(format!("{}: {CUT_SHORT}", path.display()));
     }
     Ok(entries)
+}
+
+/// Checks that the month file at `path` is a ledger before a record appends to it.
+///
+/// A concurrent record's row may be caught half written by the read (a reader does not wait
+/// for a writer); a short wait lets it finish before a cut-off file is refused.
+pub(crate) fn check_month(path: &Path) -> Result<(), String> {
+    for _ in 0..2 {
+        match read_month(path) {
+            Err(why) if why.ends_with(CUT_SHORT) => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            result => return result.map(drop),
+        }
+    }
+    read_month(path).map(drop)
 }
 
 /// Every entry in `dir`, by month file in date order. A missing directory is an error (the
@@ -223,7 +237,7 @@ pub(crate) fn append(dir: &Path, entry: &Entry) -> Result<PathBuf, String> {
     let path = month_file(dir, entry.date);
     create_whole(&path, &header(&entry.date.year_month()))
         .map_err(|error| format!("cannot create {}: {error}", path.display()))?;
-    read_month(&path)?;
+    check_month(&path)?;
     let mut file = OpenOptions::new()
         .append(true)
         .open(&path)

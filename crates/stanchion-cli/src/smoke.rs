@@ -164,7 +164,7 @@ fn record(redactor: &Redactor, args: RecordArgs) -> Result<ExitCode, String> {
     // Refuse a hand-edited ledger before spending minutes on the checks.
     let month_file = ledger::month_file(&args.ledger, date);
     if month_file.exists() {
-        ledger::read_month(&month_file)?;
+        ledger::check_month(&month_file)?;
     }
 
     let drift = args
