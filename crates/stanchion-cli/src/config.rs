@@ -53,11 +53,27 @@ enum ConfigCommand {
     ///
     /// Example: stanchion config template --registry config/tools.toml > config/.env.example
     Template(crate::config_template::TemplateArgs),
+    /// Record the resolved configuration of a burn-in window: tool states and keyed value
+    /// fingerprints (never values), for `stanchion smoke record --freeze FILE` to check.
+    ///
+    /// Needs STANCHION_FREEZE_KEY (at least 16 characters) in the environment. Exits 0, or
+    /// 2 when an input is unusable or the key is missing.
+    ///
+    /// Example: STANCHION_FREEZE_KEY=... stanchion config freeze --registry
+    /// examples/backend/config/tools.toml --dir examples/backend/config --env production
+    /// --out ops/config-freeze.txt
+    Freeze {
+        #[command(flatten)]
+        sources: SourceArgs,
+        /// The freeze file to write.
+        #[arg(long, value_name = "FILE", default_value = "config-freeze.txt")]
+        out: PathBuf,
+    },
 }
 
 /// Where the configuration comes from: the same flags for every subcommand.
 #[derive(Debug, Args)]
-struct SourceArgs {
+pub(crate) struct SourceArgs {
     /// The tools registry (TOML, a list of `[[tools]]` tables).
     #[arg(long, value_name = "FILE")]
     registry: PathBuf,
@@ -90,8 +106,67 @@ enum Mode {
     Enforced,
 }
 
+impl Mode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Shadow => "shadow",
+            Self::Enforced => "enforced",
+        }
+    }
+}
+
 impl SourceArgs {
-    fn load(&self, redactor: &Redactor) -> Result<Snapshot, LoadError> {
+    /// The sources as `key value` lines, for a freeze file to name what it froze.
+    pub(crate) fn to_lines(&self) -> Vec<String> {
+        let mut lines = vec![
+            format!("registry {}", self.registry.display()),
+            format!("dir {}", self.dir.display()),
+        ];
+        lines.extend(self.env.as_ref().map(|env| format!("env {env}")));
+        lines.extend(
+            self.secrets_dir
+                .as_ref()
+                .map(|dir| format!("secrets-dir {}", dir.display())),
+        );
+        lines.extend(
+            self.vault_mode
+                .map(|mode| format!("vault-mode {}", mode.as_str())),
+        );
+        lines
+    }
+
+    /// The inverse of [`Self::to_lines`].
+    pub(crate) fn from_lines(lines: &[String]) -> Result<Self, String> {
+        let mut sources = Self {
+            registry: PathBuf::new(),
+            dir: PathBuf::from("."),
+            env: None,
+            secrets_dir: None,
+            vault_mode: None,
+        };
+        for line in lines {
+            match line.split_once(' ') {
+                Some(("registry", path)) => sources.registry = PathBuf::from(path),
+                Some(("dir", path)) => sources.dir = PathBuf::from(path),
+                Some(("env", env)) => sources.env = Some(env.to_owned()),
+                Some(("secrets-dir", path)) => sources.secrets_dir = Some(PathBuf::from(path)),
+                Some(("vault-mode", mode)) => {
+                    sources.vault_mode = Some(
+                        Mode::from_str(mode, false)
+                            .map_err(|_| format!("source vault-mode `{mode}` is not a mode"))?,
+                    );
+                }
+                _ => return Err(format!("`source {line}` is not a source line")),
+            }
+        }
+        if sources.registry.as_os_str().is_empty() {
+            return Err("no `source registry` line".to_owned());
+        }
+        Ok(sources)
+    }
+
+    pub(crate) fn load(&self, redactor: &Redactor) -> Result<Snapshot, LoadError> {
         // The real process environment is read (never written): that is what the service sees.
         // Every secret read is registered, so its value is redacted wherever else it shows.
         let mut loader = ConfigLoader::from_registry_file(&self.registry)
@@ -120,6 +195,21 @@ pub(crate) fn run(args: ConfigArgs) -> ExitCode {
         ConfigCommand::Check { sources, format } => check(&redactor, &sources, format),
         ConfigCommand::Explain { tool, sources } => explain(&redactor, &tool, &sources),
         ConfigCommand::Template(args) => crate::config_template::run(&args),
+        ConfigCommand::Freeze { sources, out } => {
+            match crate::freeze::freeze(&redactor, &sources, &out) {
+                Ok(lines) => {
+                    output::print(
+                        &redactor,
+                        &format!("froze {lines} state lines in {}\n", out.display()),
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(why) => {
+                    output::eprintln(&redactor, &format!("stanchion config freeze: {why}"));
+                    ExitCode::from(2)
+                }
+            }
+        }
     }
 }
 

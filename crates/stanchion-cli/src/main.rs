@@ -8,13 +8,19 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod civil;
 mod config;
 mod config_template;
 mod errors;
+mod freeze;
+mod ledger;
 mod output;
 mod perf;
 mod redact;
+mod release;
+mod rollout_file;
 mod slo;
+mod smoke;
 
 /// Operator tooling for services built with Stanchion.
 #[derive(Debug, Parser)]
@@ -33,6 +39,10 @@ enum Command {
     Config(config::ConfigArgs),
     /// Redaction filter: reads log lines on stdin, writes them redacted to stdout.
     Redact(redact::RedactArgs),
+    /// Smoke evidence: append a daily record to the ledger, count the pass streak.
+    Smoke(smoke::SmokeArgs),
+    /// Release gate: evaluate RELEASE_CHECKLIST.md, fail while an item is open.
+    Release(release::ReleaseArgs),
     /// Service level objectives: rules, alerts, tests, dashboard and document from one spec.
     Slo(slo::SloArgs),
     /// Perf smoke harness: run a plan's load scenarios and check their thresholds.
@@ -44,6 +54,8 @@ fn main() -> ExitCode {
         Command::Errors(args) => errors::run(args),
         Command::Config(args) => config::run(args),
         Command::Redact(args) => redact::run(args),
+        Command::Smoke(args) => smoke::run(args),
+        Command::Release(args) => release::run(args),
         Command::Slo(args) => slo::run(args),
         Command::Perf(args) => perf::run(args),
     }
