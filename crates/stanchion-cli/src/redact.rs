@@ -436,13 +436,21 @@ mod tests {
             .build()
             .unwrap();
         let mut output = Vec::new();
-        let input: &[u8] = b"k=-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n";
-        filter(&redactor, LineFormat::Auto, input, &mut output)
+        // A body the catalogue takes for a real key (a short or uniform one reads as a
+        // placeholder and gets the fail-closed marker instead).
+        let body = "MIIBVgIBADANBgkqhkiG9w0BAQEFAASCAUAwggE8AgEAAkEAq7BFUpkGp3+LQmlQ";
+        let input = format!("k=-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n");
+        filter(&redactor, LineFormat::Auto, input.as_bytes(), &mut output)
             .unwrap_or_else(|_| panic!("filter failed"));
         let out = String::from_utf8(output).unwrap();
         assert_eq!(
             out,
-            format!("k={}\n****\n{}\n", "*".repeat(27), "*".repeat(25))
+            format!(
+                "k={}\n{}\n{}\n",
+                "*".repeat(27),
+                "*".repeat(body.len()),
+                "*".repeat(25)
+            )
         );
     }
 
