@@ -1,4 +1,4 @@
-//! The dependency invariants of DESIGN.md, checked against the real dependency graph.
+//! The dependency invariants between the crates, checked against the real dependency graph.
 //!
 //! Each check runs `cargo tree` for one package alone, so features are resolved the way a
 //! service that depends on that crate alone would see them (no unification with the rest of
@@ -16,7 +16,7 @@ const LIBRARIES: &[&str] = &[
     "stanchion-config",
 ];
 
-/// The arrows between Stanchion crates that DESIGN.md allows outside the facade, the CLI,
+/// The arrows between Stanchion crates allowed outside the facade, the CLI,
 /// the examples, the benches and the tests.
 const ALLOWED_ARROWS: &[(&str, &str)] = &[
     // stanchion-errors may read the current request ID through the public API.
@@ -164,7 +164,7 @@ fn only_allowed_arrows_link_library_crates() {
         for dep in direct_stanchion_deps(library) {
             assert!(
                 ALLOWED_ARROWS.contains(&(library, dep.as_str())),
-                "{library} depends on {dep}; DESIGN.md allows only {ALLOWED_ARROWS:?} outside \
+                "{library} depends on {dep}; the workspace allows only {ALLOWED_ARROWS:?} outside \
                  the facade, the CLI, the examples, the benches and the tests"
             );
         }
