@@ -59,12 +59,15 @@ fn get(addr: &str, path: &str) -> String {
     response
 }
 
-/// The sum of `http_server_requests_total` over every series of `route`.
+/// The requests the backend served on `route`: the sum of the request-duration histogram's
+/// `_count` over every series of that route (OpenTelemetry's `http_route` label).
 fn served(metrics: &str, route: &str) -> u64 {
-    let label = format!("route=\"{route}\"");
+    let label = format!("http_route=\"{route}\"");
     metrics
         .lines()
-        .filter(|line| line.starts_with("http_server_requests_total{") && line.contains(&label))
+        .filter(|line| {
+            line.starts_with("http_server_request_duration_seconds_count{") && line.contains(&label)
+        })
         .map(|line| line.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
         .sum()
 }
@@ -155,7 +158,7 @@ fn the_backend_smoke_plan_passes_against_the_real_backend_and_every_request_is_c
         assert_eq!(
             scenario["requests"]["sent"].as_u64().unwrap(),
             served(&metrics, route),
-            "{name}: report vs the backend's http_server_requests_total"
+            "{name}: report vs the backend's request count"
         );
     }
     let chat = &scenarios[1];
