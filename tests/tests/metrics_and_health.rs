@@ -7,9 +7,9 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::{
-    Client, bearer, chat_body,
+    Client,
     prometheus::{self, Exposition},
-    start_system, token,
+    start_system,
 };
 
 async fn scrape(client: &Client, server: &common::Server) -> Exposition {
@@ -53,24 +53,7 @@ async fn metrics_parse_as_prometheus_text_with_bounded_labels() {
     let _guard = common::init();
     let system = start_system();
     let client = Client::new();
-    let (name, value) = bearer(&token("ana"));
-    let json = ("content-type", "application/json");
-    let chat = client
-        .post(
-            &system.backend.url("/api/v1/chat"),
-            &[(name, &value), json],
-            chat_body("hi"),
-        )
-        .await;
-    assert_eq!(chat.status, 200, "{}", chat.text());
-    let unauthenticated = client
-        .post(
-            &system.backend.url("/api/v1/chat"),
-            &[json],
-            chat_body("hi"),
-        )
-        .await;
-    assert_eq!(unauthenticated.status, 401);
+    common::chat_once_with_and_once_without_a_token(&system, &client).await;
     for marker in [
         "raw-path-marker-1",
         "raw-path-marker-2",

@@ -5,7 +5,7 @@
 mod common;
 use stanchion_test_support::programs as ops;
 
-use common::{Client, bearer, chat_body, start_system, token};
+use common::{Client, start_system};
 
 #[tokio::test]
 async fn promtool_finds_nothing_to_lint_on_either_services_metrics() {
@@ -15,24 +15,7 @@ async fn promtool_finds_nothing_to_lint_on_either_services_metrics() {
     let _guard = common::init();
     let system = start_system();
     let client = Client::new();
-    let (name, value) = bearer(&token("ana"));
-    let json = ("content-type", "application/json");
-    let chat = client
-        .post(
-            &system.backend.url("/api/v1/chat"),
-            &[(name, &value), json],
-            chat_body("hi"),
-        )
-        .await;
-    assert_eq!(chat.status, 200, "{}", chat.text());
-    let denied = client
-        .post(
-            &system.backend.url("/api/v1/chat"),
-            &[json],
-            chat_body("hi"),
-        )
-        .await;
-    assert_eq!(denied.status, 401);
+    common::chat_once_with_and_once_without_a_token(&system, &client).await;
     let missing = client.get(&system.backend.url("/nowhere"), &[]).await;
     assert_eq!(missing.status, 404);
     // A plain 405 from the router: the guard rewrites it (a violation, counted).

@@ -699,3 +699,26 @@ pub fn mentions(haystack: &str, needle: &str) -> bool {
     let escaped = &escaped[1..escaped.len() - 1];
     haystack.contains(needle) || haystack.contains(escaped)
 }
+
+/// One authenticated chat (200) and one without a token (401) through the backend, so its
+/// metrics hold a success and an error series.
+pub async fn chat_once_with_and_once_without_a_token(system: &System, client: &Client) {
+    let (name, value) = bearer(&token("ana"));
+    let json = ("content-type", "application/json");
+    let chat = client
+        .post(
+            &system.backend.url("/api/v1/chat"),
+            &[(name, &value), json],
+            chat_body("hi"),
+        )
+        .await;
+    assert_eq!(chat.status, 200, "{}", chat.text());
+    let unauthenticated = client
+        .post(
+            &system.backend.url("/api/v1/chat"),
+            &[json],
+            chat_body("hi"),
+        )
+        .await;
+    assert_eq!(unauthenticated.status, 401);
+}
