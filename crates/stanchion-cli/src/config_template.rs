@@ -51,6 +51,7 @@ pub(crate) fn render(registry: &Registry, path: &Path) -> String {
          # Secrets are never written to this file or to any .env* file outside development:\n\
          # mount them as files and point NAME_FILE at the file (or use a secrets directory)."
     );
+    let redactor = Redactor::new();
     let mut seen = BTreeSet::new();
     for tool in registry.tools() {
         let _ = writeln!(out);
@@ -71,7 +72,7 @@ pub(crate) fn render(registry: &Registry, path: &Path) -> String {
         for name in tool.variables() {
             // A variable shared by two tools is described once, under the first.
             if seen.insert(name.to_owned()) {
-                variable(&mut out, tool, name);
+                variable(&mut out, &redactor, tool, name);
             } else {
                 let _ = writeln!(out, "# {name}: see above");
             }
@@ -80,7 +81,7 @@ pub(crate) fn render(registry: &Registry, path: &Path) -> String {
     out
 }
 
-fn variable(out: &mut String, tool: &ToolSpec, name: &str) {
+fn variable(out: &mut String, redactor: &Redactor, tool: &ToolSpec, name: &str) {
     let role = if tool.kill_switch() == Some(name) {
         "kill switch: 1, true, yes or on turns the tool off"
     } else if tool.required().iter().any(|required| required == name) {
@@ -110,7 +111,7 @@ fn variable(out: &mut String, tool: &ToolSpec, name: &str) {
     } else if let Some(default) = tool.default_value(name) {
         // Every value the CLI prints goes through the redactor: a registry is committed, but a
         // default is still a value someone typed (a URL with credentials, a token by mistake).
-        let default = Redactor::new().redact(default).into_owned();
+        let default = redactor.redact(default).into_owned();
         let _ = writeln!(out, "# {name}={default}");
     } else {
         let _ = writeln!(out, "# {name}=");

@@ -250,6 +250,18 @@ pub(crate) fn append(dir: &Path, entry: &Entry) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// A temporary file name in `path`'s directory (same file system, so a link or a rename into
+/// place is atomic), unique to this process.
+fn temporary_beside(path: &Path) -> PathBuf {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name()
+            .map_or_else(Default::default, |n| n.to_string_lossy()),
+        process::id()
+    ))
+}
+
 /// Creates `path` with `contents` unless it exists, so that it is never seen partly written:
 /// a temporary file in the same directory is written and synced, then hard-linked to `path`
 /// (a link fails if `path` exists, where a rename would replace it).
@@ -257,13 +269,7 @@ fn create_whole(path: &Path, contents: &str) -> io::Result<()> {
     if path.exists() {
         return Ok(());
     }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let temporary = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name()
-            .map_or_else(Default::default, |n| n.to_string_lossy()),
-        process::id()
-    ));
+    let temporary = temporary_beside(path);
     let result = (|| {
         let mut file = OpenOptions::new()
             .write(true)
@@ -283,13 +289,7 @@ fn create_whole(path: &Path, contents: &str) -> io::Result<()> {
 /// Writes `contents` to `path` by replacing it whole (temporary file, then rename), for the
 /// Prometheus textfile, which a collector may read at any moment.
 pub(crate) fn replace_whole(path: &Path, contents: &str) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let temporary = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name()
-            .map_or_else(Default::default, |n| n.to_string_lossy()),
-        process::id()
-    ));
+    let temporary = temporary_beside(path);
     let result = fs::write(&temporary, contents).and_then(|()| fs::rename(&temporary, path));
     if result.is_err() {
         let _ = fs::remove_file(&temporary);

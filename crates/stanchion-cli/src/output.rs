@@ -104,3 +104,12 @@ mod tests {
         assert!(value["value"].as_str().unwrap().contains("[REDACTED:"));
     }
 }
+
+/// The `--format` of the subcommands that print either a human report or JSON for a machine.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum Format {
+    /// The human report.
+    Text,
+    /// One JSON document.
+    Json,
+}

@@ -14,12 +14,14 @@ use std::{
     process::{Command, ExitCode},
 };
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use stanchion_redact::Redactor;
 
 use crate::{
     civil::{Date, Moment},
-    ledger, output, smoke,
+    ledger, output,
+    output::Format,
+    smoke,
 };
 
 /// The machine-checked items, in the order they are reported.
@@ -69,12 +71,6 @@ struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Format {
-    Text,
-    Json,
 }
 
 /// A parsed checklist.

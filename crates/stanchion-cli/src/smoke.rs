@@ -12,13 +12,14 @@ use std::{
     process::{Command, ExitCode},
 };
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use stanchion_redact::Redactor;
 
 use crate::{
     civil::{Date, Moment},
     ledger::{self, Entry},
     output,
+    output::Format,
     rollout_file::{CheckSpec, Rollout},
 };
 
@@ -103,12 +104,6 @@ struct StreakArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Format {
-    Text,
-    Json,
 }
 
 pub(crate) fn run(args: SmokeArgs) -> ExitCode {
