@@ -14,6 +14,7 @@ const LIBRARIES: &[&str] = &[
     "stanchion-request-id",
     "stanchion-redact",
     "stanchion-config",
+    "stanchion-rollout",
 ];
 
 /// The arrows between Stanchion crates allowed outside the facade, the CLI,
@@ -23,6 +24,9 @@ const ALLOWED_ARROWS: &[(&str, &str)] = &[
     ("stanchion-errors", "stanchion-request-id"),
     // The configuration service registers every secret it loads with a redactor.
     ("stanchion-config", "stanchion-redact"),
+    // One vocabulary of rollout modes: the guard's mode and the configuration's flags.
+    ("stanchion-errors", "stanchion-rollout"),
+    ("stanchion-config", "stanchion-rollout"),
 ];
 
 /// Packages that make a crate depend on a web framework.

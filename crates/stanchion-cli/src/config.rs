@@ -9,7 +9,7 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Args, Subcommand, ValueEnum};
-use stanchion_config::{ConfigLoader, LoadError, Snapshot, VaultMode};
+use stanchion_config::{ConfigLoader, LoadError, RolloutMode, Snapshot};
 use stanchion_redact::Redactor;
 
 use crate::output;
@@ -117,6 +117,22 @@ impl Mode {
 }
 
 impl SourceArgs {
+    /// Sources named in code (the readiness snapshot builds them from its own flags).
+    pub(crate) fn new(
+        registry: PathBuf,
+        dir: PathBuf,
+        env: Option<String>,
+        secrets_dir: Option<PathBuf>,
+    ) -> Self {
+        Self {
+            registry,
+            dir,
+            env,
+            secrets_dir,
+            vault_mode: None,
+        }
+    }
+
     /// The sources as `key value` lines, for a freeze file to name what it froze.
     pub(crate) fn to_lines(&self) -> Vec<String> {
         let mut lines = vec![
@@ -180,9 +196,9 @@ impl SourceArgs {
         }
         if let Some(mode) = self.vault_mode {
             loader = loader.with_vault_mode(match mode {
-                Mode::Off => VaultMode::Off,
-                Mode::Shadow => VaultMode::Shadow,
-                Mode::Enforced => VaultMode::Enforced,
+                Mode::Off => RolloutMode::Off,
+                Mode::Shadow => RolloutMode::Shadow,
+                Mode::Enforced => RolloutMode::Enforced,
             });
         }
         loader.load()

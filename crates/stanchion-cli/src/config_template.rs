@@ -1,6 +1,7 @@
 //! `stanchion config template`: writes a `.env.example` for a tools registry.
 //!
-//! Every variable appears once, commented out, with what the registry says of it: its tool,
+//! Every rollout flag appears first, commented out at its default mode. Then every variable
+//! appears once, commented out, with what the registry says of it: its tool,
 //! whether it is required, its default, its validation, whether it is secret and, for a
 //! secret, where it must come from outside development. Commented out, so that copying the
 //! file to `.env` changes nothing until a line is deliberately filled in; and no line ever
@@ -51,6 +52,23 @@ pub(crate) fn render(registry: &Registry, path: &Path) -> String {
          # Secrets are never written to this file or to any .env* file outside development:\n\
          # mount them as files and point NAME_FILE at the file (or use a secrets directory)."
     );
+    let _ = writeln!(
+        out,
+        "\n# ── rollout flags: off, shadow or enforced (a change here takes effect on the\n\
+         #    service's next refresh: SIGHUP or the file watcher, without a restart)"
+    );
+    for flag in registry.flags() {
+        let _ = writeln!(out, "#");
+        match flag.description() {
+            Some(text) => {
+                let _ = writeln!(out, "# {} (flag): {text}", flag.name());
+            }
+            None => {
+                let _ = writeln!(out, "# {} (flag)", flag.name());
+            }
+        }
+        let _ = writeln!(out, "# {}={}", flag.name(), flag.default_mode());
+    }
     let redactor = Redactor::new();
     let mut seen = BTreeSet::new();
     for tool in registry.tools() {

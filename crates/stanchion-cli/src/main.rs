@@ -16,6 +16,7 @@ mod freeze;
 mod ledger;
 mod output;
 mod perf;
+mod readiness;
 mod redact;
 mod release;
 mod rollout_file;
@@ -41,6 +42,8 @@ enum Command {
     Redact(redact::RedactArgs),
     /// Smoke evidence: append a daily record to the ledger, count the pass streak.
     Smoke(smoke::SmokeArgs),
+    /// Rollout: the readiness snapshot before each step (flags, secret sources, live modes).
+    Rollout(readiness::RolloutArgs),
     /// Release gate: evaluate RELEASE_CHECKLIST.md, fail while an item is open.
     Release(release::ReleaseArgs),
     /// Service level objectives: rules, alerts, tests, dashboard and document from one spec.
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Config(args) => config::run(args),
         Command::Redact(args) => redact::run(args),
         Command::Smoke(args) => smoke::run(args),
+        Command::Rollout(args) => readiness::run(args),
         Command::Release(args) => release::run(args),
         Command::Slo(args) => slo::run(args),
         Command::Perf(args) => perf::run(args),

@@ -7,8 +7,8 @@ use std::{collections::HashSet, fs, path::Path, process::Command};
 
 use serde::Deserialize;
 
-/// The words every rollout flag takes.
-pub(crate) const MODES: [&str; 3] = ["off", "shadow", "enforced"];
+/// The words every rollout flag takes: the one vocabulary of `stanchion-rollout`.
+pub(crate) const MODES: [&str; 3] = stanchion_config::ACCEPTED_MODES;
 
 /// A parsed and validated rollout file.
 #[derive(Debug, Deserialize)]
@@ -18,6 +18,18 @@ pub(crate) struct Rollout {
     pub(crate) checks: Vec<CheckSpec>,
     #[serde(default)]
     pub(crate) flags: Vec<FlagSpec>,
+    /// Where the service's configuration lives, for `stanchion rollout readiness`.
+    #[serde(default)]
+    pub(crate) service: Option<ServiceSpec>,
+}
+
+/// The service's tools registry and configuration directory (paths as given, relative to
+/// where the command runs, like the checks' commands).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServiceSpec {
+    pub(crate) registry: std::path::PathBuf,
+    pub(crate) dir: std::path::PathBuf,
 }
 
 /// A command check: passes when `sh -c command` exits 0.
@@ -107,6 +119,96 @@ impl Rollout {
             }
         }
         Ok(rollout)
+    }
+
+    /// Each declared flag's mode as the service would resolve it: with a `[service]` table,
+    /// through the configuration service's sources (the process environment, then `.env.local`
+    /// and the other files of the service's directory, then the registry's default), which is
+    /// what the running service uses; without one, from the process environment only.
+    ///
+    /// # Errors
+    ///
+    /// A word that is not a mode, a configuration that does not load, or a flag the rollout
+    /// file declares and the registry does not (or with another default): the two
+    /// declarations must agree.
+    pub(crate) fn modes(
+        &self,
+        redactor: &stanchion_redact::Redactor,
+    ) -> Result<Vec<FlagValue>, String> {
+        let Some(service) = &self.service else {
+            return self.flag_values(|name| std::env::var(name).ok());
+        };
+        self.agrees_with_registry()?;
+        let sources = crate::config::SourceArgs::new(
+            service.registry.clone(),
+            service.dir.clone(),
+            None,
+            None,
+        );
+        let snapshot = sources.load(redactor).map_err(|error| error.to_string())?;
+        self.flags
+            .iter()
+            .map(|flag| {
+                let resolved = snapshot
+                    .flags()
+                    .iter()
+                    .find(|value| value.name() == flag.name)
+                    .ok_or_else(|| {
+                        format!(
+                            "flag {} is not declared in the registry {}",
+                            flag.name,
+                            service.registry.display()
+                        )
+                    })?;
+                Ok(FlagValue {
+                    name: flag.name.clone(),
+                    value: resolved.mode().as_str().to_owned(),
+                    defaulted: !resolved.source().is_explicit(),
+                })
+            })
+            .collect()
+    }
+
+    /// With a `[service]` table: every flag this file declares is a flag of the service's
+    /// registry with the same default (the service reads the registry, operators read this
+    /// file; a difference between them is a rollout step that does not do what the file
+    /// says). Without one there is nothing to compare.
+    ///
+    /// # Errors
+    ///
+    /// The registry cannot be read, or names the first difference.
+    pub(crate) fn agrees_with_registry(&self) -> Result<(), String> {
+        let Some(service) = &self.service else {
+            return Ok(());
+        };
+        let registry = stanchion_config::Registry::from_toml_file(&service.registry)
+            .map_err(|error| error.to_string())?;
+        for flag in &self.flags {
+            match registry
+                .flags()
+                .iter()
+                .find(|spec| spec.name() == flag.name)
+            {
+                None => {
+                    return Err(format!(
+                        "flag {} is not declared in the registry {}",
+                        flag.name,
+                        service.registry.display()
+                    ));
+                }
+                Some(spec) if spec.default_mode().as_str() != flag.default => {
+                    return Err(format!(
+                        "flag {} defaults to {} here but to {} in the registry {}",
+                        flag.name,
+                        flag.default,
+                        spec.default_mode(),
+                        service.registry.display()
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
     }
 
     /// Each flag's value from `lookup` (the process environment in use), or its default.

@@ -137,7 +137,7 @@ fn record(redactor: &Redactor, args: RecordArgs) -> Result<ExitCode, String> {
     };
     let rollout = Rollout::load(&args.rollout)?;
     let modes = rollout
-        .flag_values(|name| std::env::var(name).ok())
+        .modes(redactor)
         .map_err(|why| format!("{}: {why}", args.rollout.display()))?;
     let mut checks: Vec<CheckSpec> = if args.checks {
         rollout.checks

@@ -70,6 +70,7 @@
 //! facades the service's own recorder and subscriber receive.
 
 pub mod dotenv;
+mod flags;
 mod load;
 pub mod metric_names;
 mod registry;
@@ -85,17 +86,21 @@ mod redact;
 
 #[doc(inline)]
 pub use crate::{
+    flags::{FlagSource, FlagSpec, FlagValue, Switch},
     load::{
         ConfigLoader, DEFAULT_ENV, ENV_NAME_VAR, LoadError, MAX_SECRET_FILE_BYTES, VAULT_MODE_VAR,
     },
     registry::{Registry, RegistryError, ToolSpec, Validation},
-    service::{ConfigService, RefreshError, RefreshReport, SnapshotRef},
+    service::{ConfigService, RefreshError, RefreshReport, SnapshotRef, UnknownFlag},
     snapshot::{
         DotenvFile, Explanation, Flip, Reason, ReasonKind, RefreshId, Snapshot, ToolStatus,
         Variable,
     },
-    source::{Candidate, Fingerprint, FingerprintKey, Origin, SecretSink, SourceKind, VaultMode},
+    source::{Candidate, Fingerprint, FingerprintKey, Origin, SecretSink, SourceKind},
 };
+
+/// The rollout modes' one vocabulary (`off`, `shadow`, `enforced`), re-exported.
+pub use stanchion_rollout::{ACCEPTED_MODES, Gate, ParseModeError, RolloutMode};
 
 #[cfg(feature = "watch")]
 #[doc(inline)]

@@ -11,20 +11,23 @@ use std::{
 };
 
 use secrecy::{ExposeSecret, SecretString};
+use stanchion_rollout::RolloutMode;
 
 use crate::{
     dotenv::{self, ParseError, ParsedDotenv, VarLookup},
+    flags::{FlagSources, FlagValue},
     registry::{Registry, RegistryError, ToolSpec, is_env_name},
     snapshot::{
         DotenvFile, Reason, ReasonKind, RefreshId, Snapshot, ToolStatus, VarProblem, Variable,
         describe_problem,
     },
-    source::{Candidate, FingerprintKey, Held, Origin, SecretSink, SourceKind, VaultMode},
+    source::{Candidate, FingerprintKey, Held, Origin, SecretSink, SourceKind},
 };
 
 /// The variable that names the environment when no explicit name is given.
 pub const ENV_NAME_VAR: &str = "APP_ENV";
-/// The variable that selects strict secrets mode when no explicit mode is given.
+/// The rollout flag that selects the strict secrets mode (built into every registry, default
+/// `off`), when [`ConfigLoader::with_vault_mode`] does not.
 pub const VAULT_MODE_VAR: &str = "SECRETS_VAULT_MODE";
 /// The environment used when neither an explicit name nor `APP_ENV` is set.
 pub const DEFAULT_ENV: &str = "development";
@@ -101,7 +104,7 @@ pub struct ConfigLoader {
     env_name: Option<String>,
     process_env: Option<HashMap<String, String>>,
     secrets_dir: Option<PathBuf>,
-    vault_mode: Option<VaultMode>,
+    vault_mode: Option<RolloutMode>,
     sink: Option<Arc<dyn SecretSink>>,
     key: FingerprintKey,
     next_id: AtomicU64,
@@ -190,9 +193,10 @@ impl ConfigLoader {
         self
     }
 
-    /// The strict secrets mode (default: `SECRETS_VAULT_MODE`, else off).
+    /// The strict secrets mode, whatever the sources say (default: the `SECRETS_VAULT_MODE`
+    /// flag, resolved like the others).
     #[must_use]
-    pub fn with_vault_mode(mut self, mode: VaultMode) -> Self {
+    pub fn with_vault_mode(mut self, mode: RolloutMode) -> Self {
         self.vault_mode = Some(mode);
         self
     }
@@ -271,17 +275,17 @@ impl ConfigLoader {
             }
         };
         let env = self.env_name(process_env)?;
-        let vault_mode = match self.vault_mode {
-            Some(mode) => mode,
-            None => match process_env.get(VAULT_MODE_VAR) {
-                None => VaultMode::Off,
-                Some(text) => VaultMode::parse(text).ok_or_else(|| LoadError::Setting {
-                    setting: VAULT_MODE_VAR.to_owned(),
-                    message: "must be off, shadow or enforced".to_owned(),
-                })?,
-            },
-        };
         let (files, layers) = self.read_dotenv(&env, process_env)?;
+        let flags = FlagSources {
+            process_env,
+            layers: &layers,
+            vault_override: self.vault_mode,
+        }
+        .resolve(registry.flags())?;
+        let vault_mode = flags
+            .iter()
+            .find(|flag| flag.name() == VAULT_MODE_VAR)
+            .map_or(RolloutMode::Off, FlagValue::mode);
         let gathered = Gathered {
             registry: &registry,
             process_env,
@@ -322,6 +326,7 @@ impl ConfigLoader {
             refresh_id: id,
             env,
             vault_mode,
+            flags,
             tools,
             tool_index,
             variables,
@@ -439,7 +444,7 @@ impl ConfigLoader {
 type PublicValues = HashMap<String, Vec<(String, SecretString)>>;
 
 /// The loaded dotenv files, lowest precedence first.
-type Layers = Vec<(Arc<Path>, ParsedDotenv)>;
+pub(crate) type Layers = Vec<(Arc<Path>, ParsedDotenv)>;
 
 /// The dotenv layers loaded so far, looked up highest first (for `${NAME}` expansion).
 struct Lower<'a>(&'a [(Arc<Path>, ParsedDotenv)]);
@@ -740,7 +745,7 @@ fn resolve_tool(
     variables: &BTreeMap<String, Variable>,
     public: &PublicValues,
     env: &str,
-    vault_mode: VaultMode,
+    vault_mode: RolloutMode,
     id: RefreshId,
 ) -> ToolStatus {
     let mut reasons = Vec::new();
@@ -867,7 +872,7 @@ fn resolve_tool(
         }
         if variable.secret && winner.origin.kind() == SourceKind::DotenvFile {
             match vault_mode {
-                VaultMode::Enforced => reasons.push(reason(
+                RolloutMode::Enforced => reasons.push(reason(
                     ReasonKind::PlainFileSecret,
                     name,
                     format!(
@@ -877,7 +882,7 @@ fn resolve_tool(
                         winner.origin
                     ),
                 )),
-                VaultMode::Shadow => {
+                RolloutMode::Shadow => {
                     tracing::warn!(
                         target: "stanchion_config",
                         refresh_id = %id,
@@ -889,7 +894,7 @@ fn resolve_tool(
                     );
                     local_fallbacks.push(name.clone());
                 }
-                VaultMode::Off => {}
+                RolloutMode::Off => {}
             }
         }
     }

@@ -24,6 +24,7 @@ pub const LAST_REFRESH_SUCCESSFUL: &str = "stanchion_config_last_refresh_success
 /// Shadow secrets mode: secrets each tool read from a `.env*` file (allowed, to migrate): a
 /// gauge labelled `tool`.
 pub const SECRET_LOCAL_FALLBACKS: &str = "stanchion_config_secret_local_fallbacks";
-/// Rollout modes as a state set: 1 for the mode in effect, 0 for the others, labelled
-/// `feature` and `mode` (this crate: `feature="secrets_vault"`, `mode` off, shadow, enforced).
-pub const ROLLOUT_MODE: &str = "stanchion_rollout_mode";
+/// Rollout modes as a state set, labelled `flag` and `mode` (every flag of the registry,
+/// `SECRETS_VAULT_MODE` included); switches count in
+/// [`stanchion_rollout::metric_names::SWITCHES_TOTAL`].
+pub const ROLLOUT_MODE: &str = stanchion_rollout::metric_names::MODE;

@@ -7,6 +7,9 @@ use std::{
 };
 
 use serde::Deserialize;
+use stanchion_rollout::RolloutMode;
+
+use crate::flags::FlagSpec;
 
 /// A check a variable's value must pass; the failure message never contains the value.
 #[derive(Clone, Debug)]
@@ -422,6 +425,9 @@ pub(crate) fn is_env_name(name: &str) -> bool {
 #[derive(Clone, Debug)]
 pub struct Registry {
     tools: Vec<ToolSpec>,
+    /// The rollout flags, declared ones first, then the built-in `SECRETS_VAULT_MODE` unless
+    /// declared.
+    flags: Vec<FlagSpec>,
     /// Every variable any tool reads, sorted, without repeats.
     variables: Vec<String>,
     // PERF: a hash set; the loader asks once per variable per load.
@@ -436,7 +442,43 @@ impl Registry {
     /// Duplicate slugs, bad names, secrets or defaults for undeclared variables, a default on
     /// a secret, a default failing its own validation.
     pub fn new(tools: Vec<ToolSpec>) -> Result<Self, RegistryError> {
+        Self::build(tools, Vec::new())
+    }
+
+    /// The same registry with rollout `flags` instead of the ones it declared (the built-in
+    /// `SECRETS_VAULT_MODE` stays unless `flags` declares it).
+    ///
+    /// # Errors
+    ///
+    /// A flag name that is not a variable name, is declared twice, or is also a tool's
+    /// variable (one name, one meaning).
+    pub fn with_flags(self, flags: Vec<FlagSpec>) -> Result<Self, RegistryError> {
+        Self::build(self.tools, flags)
+    }
+
+    fn build(tools: Vec<ToolSpec>, mut flags: Vec<FlagSpec>) -> Result<Self, RegistryError> {
         let mut problems = Vec::new();
+        let mut flag_names = BTreeSet::new();
+        for flag in &flags {
+            if !is_var_name(&flag.name) {
+                problems.push(format!("flag {} is not a variable name", flag.name));
+            }
+            if !flag_names.insert(flag.name.as_str()) {
+                problems.push(format!("flag {} is declared twice", flag.name));
+            }
+            if let Some(tool) = tools
+                .iter()
+                .find(|tool| tool.variables().any(|v| v == flag.name))
+            {
+                problems.push(format!(
+                    "{} is both a rollout flag and a variable of tool {}",
+                    flag.name, tool.slug
+                ));
+            }
+        }
+        if !flag_names.contains(crate::load::VAULT_MODE_VAR) {
+            flags.push(FlagSpec::vault_mode());
+        }
         let mut slugs = BTreeSet::new();
         for tool in &tools {
             if !slugs.insert(tool.slug.as_str()) {
@@ -472,6 +514,7 @@ impl Registry {
         let variables = variables.into_iter().map(str::to_owned).collect();
         Ok(Self {
             tools,
+            flags,
             variables,
             secrets,
         })
@@ -522,7 +565,18 @@ impl Registry {
             }
             tools.push(tool);
         }
-        match Self::new(tools) {
+        let mut flags = Vec::with_capacity(raw.flags.len());
+        for (name, raw_flag) in raw.flags {
+            match RolloutMode::parse(&raw_flag.default) {
+                Ok(mode) => {
+                    let mut flag = FlagSpec::new(name, mode);
+                    flag.description = raw_flag.description;
+                    flags.push(flag);
+                }
+                Err(error) => problems.push(format!("flag {name}: the default {error}")),
+            }
+        }
+        match Self::build(tools, flags) {
             Ok(registry) if problems.is_empty() => Ok(registry),
             Ok(_) => Err(RegistryError {
                 path: None,
@@ -556,6 +610,12 @@ impl Registry {
     /// The tools in declaration order.
     pub fn tools(&self) -> &[ToolSpec] {
         &self.tools
+    }
+
+    /// The rollout flags: the declared ones, then `SECRETS_VAULT_MODE` (built in, default
+    /// `off`) unless declared.
+    pub fn flags(&self) -> &[FlagSpec] {
+        &self.flags
     }
 
     /// The tool called `slug`.
@@ -620,6 +680,17 @@ impl fmt::Display for RegistryError {
 struct RawRegistry {
     #[serde(default)]
     tools: Vec<RawTool>,
+    /// `[flags.NAME]` tables, by name.
+    #[serde(default)]
+    flags: BTreeMap<String, RawFlag>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFlag {
+    default: String,
+    #[serde(default)]
+    description: Option<String>,
 }
 
 #[derive(Deserialize)]

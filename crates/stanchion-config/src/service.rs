@@ -9,8 +9,10 @@ use std::{
 };
 
 use arc_swap::ArcSwap;
+use stanchion_rollout::Gate;
 
 use crate::{
+    flags::{FlagValue, Switch, switches},
     load::{ConfigLoader, LoadError},
     snapshot::{Flip, RefreshId, Snapshot},
 };
@@ -38,6 +40,11 @@ impl ConfigService {
     pub fn start(loader: ConfigLoader) -> Result<Self, LoadError> {
         let first = loader.load()?;
         crate::telemetry::record_refresh_state(true, 0);
+        for flag in first.flags() {
+            tracing::info!(target: "stanchion_config", refresh_id = %first.refresh_id(),
+                flag = flag.name(), mode = flag.mode().as_str(), source = %flag.source(),
+                "rollout mode");
+        }
         Ok(Self {
             loader,
             current: ArcSwap::from_pointee(first),
@@ -75,6 +82,50 @@ impl ConfigService {
         SnapshotRef(self.current.load())
     }
 
+    /// A rollout gate for `flag` that reads the flag's mode from the current snapshot at every
+    /// decision, so a refresh (SIGHUP, the file watcher) switches it without a restart.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use stanchion_config::{ConfigLoader, ConfigService, Registry, RolloutMode};
+    ///
+    /// let registry = Registry::from_toml_str("[flags.AUTH_MODE]\ndefault = \"shadow\"\n")?;
+    /// let service = Arc::new(ConfigService::start(
+    ///     ConfigLoader::new(registry).with_process_env([("AUTH_MODE", "enforced")]),
+    /// )?);
+    /// let gate = service.gate("AUTH_MODE")?;
+    /// assert_eq!(gate.mode(), RolloutMode::Enforced);
+    /// assert!(service.gate("AUTH_MOD").is_err()); // a typo is an error, not a default
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The registry does not declare `flag` (a misspelt flag would otherwise never switch).
+    pub fn gate(self: &Arc<Self>, flag: &'static str) -> Result<Gate, UnknownFlag> {
+        let snapshot = self.current.load();
+        let default = snapshot
+            .flags()
+            .iter()
+            .find(|value| value.name() == flag)
+            .map(FlagValue::mode)
+            .ok_or_else(|| UnknownFlag {
+                flag,
+                declared: snapshot
+                    .flags()
+                    .iter()
+                    .map(|f| f.name().to_owned())
+                    .collect(),
+            })?;
+        let service = Arc::clone(self);
+        // Every snapshot of this service comes from the same registry, so the flag stays
+        // declared; the fallback only covers a registry file edited to drop it, which a
+        // refresh would then have to load (the last mode read stays in effect).
+        Ok(Gate::new(flag, move || {
+            service.current.load().mode(flag).unwrap_or(default)
+        }))
+    }
+
     /// The loader this service refreshes with.
     pub fn loader(&self) -> &ConfigLoader {
         &self.loader
@@ -107,7 +158,13 @@ impl ConfigService {
         let duration_ms = duration.as_secs_f64() * 1000.0;
         match result {
             Ok(snapshot) => {
-                let flipped = self.current.load().flipped(&snapshot);
+                let (flipped, switches) = {
+                    let before = self.current.load();
+                    (
+                        before.flipped(&snapshot),
+                        switches(before.flags(), snapshot.flags()),
+                    )
+                };
                 self.current.store(Arc::new(snapshot));
                 self.last_successful.store(true, Ordering::Relaxed);
                 crate::telemetry::record_refresh_state(true, self.failures.load(Ordering::Relaxed));
@@ -115,12 +172,24 @@ impl ConfigService {
                     tracing::info!(target: "stanchion_config", refresh_id = %id, tool = %flip.slug,
                         enabled = flip.enabled, "tool flipped");
                 }
+                for switch in &switches {
+                    // WARN: a switch is an operator pulling the lever; it must stand out.
+                    tracing::warn!(target: "stanchion_config", refresh_id = %id,
+                        flag = switch.flag.as_str(), from = switch.from.as_str(),
+                        to = switch.to.as_str(), "rollout mode switched");
+                    stanchion_rollout::metric_names::record_switch(
+                        switch.flag.clone().into(),
+                        switch.from,
+                        switch.to,
+                    );
+                }
                 tracing::info!(target: "stanchion_config", refresh_id = %id, duration_ms,
-                    flipped = flipped.len(), "configuration refreshed");
+                    flipped = flipped.len(), switched = switches.len(), "configuration refreshed");
                 Ok(RefreshReport {
                     id,
                     duration,
                     flipped,
+                    switches,
                 })
             }
             Err(error) => {
@@ -135,6 +204,14 @@ impl ConfigService {
             }
         }
     }
+}
+
+/// [`ConfigService::gate`] for a flag the registry does not declare.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{flag} is not a rollout flag of this registry (declared: {})", declared.join(", "))]
+pub struct UnknownFlag {
+    flag: &'static str,
+    declared: Vec<String>,
 }
 
 /// A short-lived view of the current snapshot; see [`ConfigService::current`].
@@ -164,6 +241,9 @@ pub struct RefreshReport {
     pub duration: Duration,
     /// The tools whose enabled state changed.
     pub flipped: Vec<Flip>,
+    /// The rollout flags whose mode changed (each also logged as `rollout mode switched` and
+    /// counted).
+    pub switches: Vec<Switch>,
 }
 
 /// A failed refresh: the service still serves the snapshot `kept`.

@@ -9,10 +9,12 @@ use std::{
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Serialize, Serializer, ser::SerializeMap};
+use stanchion_rollout::RolloutMode;
 
 use crate::{
     dotenv::Duplicate,
-    source::{Candidate, Fingerprint, FingerprintKey, Held, Origin, VaultMode},
+    flags::FlagValue,
+    source::{Candidate, Fingerprint, FingerprintKey, Held, Origin},
 };
 
 /// Identifies one load or refresh; carried by every event it emits (the correlation ID).
@@ -291,7 +293,9 @@ impl DotenvFile {
 pub struct Snapshot {
     pub(crate) refresh_id: RefreshId,
     pub(crate) env: String,
-    pub(crate) vault_mode: VaultMode,
+    pub(crate) vault_mode: RolloutMode,
+    /// Every rollout flag of the registry, in registry order.
+    pub(crate) flags: Vec<FlagValue>,
     pub(crate) tools: Vec<ToolStatus>,
     /// Slug → index in `tools`: `is_enabled` is a hash lookup on the read path.
     pub(crate) tool_index: HashMap<String, usize>,
@@ -311,9 +315,25 @@ impl Snapshot {
         &self.env
     }
 
-    /// The strict secrets mode in effect.
-    pub fn vault_mode(&self) -> VaultMode {
+    /// The strict secrets mode in effect (the `SECRETS_VAULT_MODE` flag).
+    pub fn vault_mode(&self) -> RolloutMode {
         self.vault_mode
+    }
+
+    /// Every rollout flag with its mode and where it came from, in registry order.
+    pub fn flags(&self) -> &[FlagValue] {
+        &self.flags
+    }
+
+    /// The mode of the flag called `name`; `None` when the registry does not declare it.
+    ///
+    /// PERF: a linear search over a handful of flags, cheaper than hashing the name; a gate
+    /// calls it once per decision.
+    pub fn mode(&self, name: &str) -> Option<RolloutMode> {
+        self.flags
+            .iter()
+            .find(|flag| flag.name == name)
+            .map(|flag| flag.mode)
     }
 
     /// Every tool, in registry order.
@@ -605,14 +625,30 @@ impl Serialize for ToolJson<'_> {
     }
 }
 
-/// Serializes as `{ "env", "vault_mode", "refresh_id", "passes", "tools": [...], "files",
-/// "duplicates" }`; each tool is `{ "slug", "enabled", "reasons", "vars": { NAME: { "source",
+/// `{ "name", "mode", "source", "explicit" }`.
+struct FlagJson<'a>(&'a FlagValue);
+
+impl Serialize for FlagJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(4))?;
+        map.serialize_entry("name", self.0.name())?;
+        map.serialize_entry("mode", self.0.mode().as_str())?;
+        map.serialize_entry("source", &self.0.source().to_string())?;
+        map.serialize_entry("explicit", &self.0.source().is_explicit())?;
+        map.end()
+    }
+}
+
+/// Serializes as `{ "env", "vault_mode", "flags": [...], "refresh_id", "passes", "tools":
+/// [...], "files", "duplicates" }`; each tool is `{ "slug", "enabled", "reasons", "vars": { NAME: { "source",
 /// ... } } }`. Secret values are absent; a secret shows its fingerprint.
 impl Serialize for Snapshot {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("env", &self.env)?;
         map.serialize_entry("vault_mode", self.vault_mode.as_str())?;
+        let flags: Vec<FlagJson<'_>> = self.flags.iter().map(FlagJson).collect();
+        map.serialize_entry("flags", &flags)?;
         map.serialize_entry("refresh_id", &self.refresh_id.to_string())?;
         map.serialize_entry("passes", &self.passes_check())?;
         let tools: Vec<ToolJson<'_>> = self

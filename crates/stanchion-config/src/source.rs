@@ -259,41 +259,6 @@ impl fmt::Display for Fingerprint {
     }
 }
 
-/// Strict secrets mode, from `SECRETS_VAULT_MODE`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum VaultMode {
-    /// Secrets may come from any source (the default).
-    #[default]
-    Off,
-    /// A secret from a `.env*` file is allowed, logged and counted as a local fallback.
-    Shadow,
-    /// A secret from a `.env*` file disables its tool.
-    Enforced,
-}
-
-impl VaultMode {
-    /// Parse `off`, `shadow` or `enforced` (case-insensitive, surrounding blanks ignored;
-    /// empty means `off`).
-    pub fn parse(text: &str) -> Option<Self> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "" | "off" => Some(Self::Off),
-            "shadow" => Some(Self::Shadow),
-            "enforced" => Some(Self::Enforced),
-            _ => None,
-        }
-    }
-
-    /// The lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Off => "off",
-            Self::Shadow => "shadow",
-            Self::Enforced => "enforced",
-        }
-    }
-}
-
 /// Receives every secret value the loader reads, e.g. to redact it from logs.
 ///
 /// With the `redact` feature, `stanchion_redact::Redactor` implements it. Any
@@ -328,12 +293,5 @@ mod tests {
         );
         assert_eq!(a.len(), 12);
         assert!(a.to_string().starts_with("len=12 hmac="));
-    }
-
-    #[test]
-    fn vault_mode_parses_known_words_only() {
-        assert_eq!(VaultMode::parse(" Enforced "), Some(VaultMode::Enforced));
-        assert_eq!(VaultMode::parse(""), Some(VaultMode::Off));
-        assert_eq!(VaultMode::parse("strict"), None);
     }
 }

@@ -3,11 +3,10 @@
 
 use crate::{
     metric_names::{
-        LAST_REFRESH_SUCCESSFUL, REFRESH_FAILURES_TOTAL, ROLLOUT_MODE, SECRET_LOCAL_FALLBACKS,
-        TOOL_ENABLED, TOOL_REASONS,
+        LAST_REFRESH_SUCCESSFUL, REFRESH_FAILURES_TOTAL, SECRET_LOCAL_FALLBACKS, TOOL_ENABLED,
+        TOOL_REASONS,
     },
     snapshot::{ReasonKind, Snapshot},
-    source::VaultMode,
 };
 
 /// The gauges describing `snapshot`: set after every successful load, and again by
@@ -37,14 +36,11 @@ pub(crate) fn record_snapshot(snapshot: &Snapshot) {
         #[allow(clippy::cast_precision_loss)] // A reason count is far below 2^52.
         metrics::gauge!(TOOL_REASONS, "kind" => kind.as_str()).set(count as f64);
     }
-    for mode in [VaultMode::Off, VaultMode::Shadow, VaultMode::Enforced] {
-        // A state set: 1 for the mode in effect, 0 for the others.
-        metrics::gauge!(ROLLOUT_MODE, "feature" => "secrets_vault", "mode" => mode.as_str()).set(
-            if mode == snapshot.vault_mode() {
-                1.0
-            } else {
-                0.0
-            },
+    for flag in snapshot.flags() {
+        // A state set per flag: 1 for the mode in effect, 0 for the others.
+        stanchion_rollout::metric_names::record_mode_owned(
+            flag.name().to_owned().into(),
+            flag.mode(),
         );
     }
 }

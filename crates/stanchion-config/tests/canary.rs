@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use common::Fixture;
 use metrics_util::debugging::DebuggingRecorder;
 use secrecy::{ExposeSecret, SecretString};
-use stanchion_config::{ConfigLoader, ConfigService, Registry, VaultMode};
+use stanchion_config::{ConfigLoader, ConfigService, Registry, RolloutMode};
 use stanchion_test_support::CapturedLogs;
 
 /// One distinct secret per source; none contains a variable name or a common word.
@@ -93,7 +93,7 @@ fn plant(fx: &Fixture) -> ConfigLoader {
     ConfigLoader::new(Registry::from_toml_str(REGISTRY).expect("registry"))
         .with_dir(fx.root())
         .with_secrets_dir(fx.path("secrets"))
-        .with_vault_mode(VaultMode::Enforced)
+        .with_vault_mode(RolloutMode::Enforced)
         .with_process_env([
             ("APP_ENV", "production".to_owned()),
             ("CHAT_TOKEN", planted("process_env").to_owned()),

@@ -3,7 +3,7 @@
 mod common;
 
 use common::Fixture;
-use stanchion_config::{ReasonKind, VaultMode};
+use stanchion_config::{ReasonKind, RolloutMode};
 
 fn kinds(snapshot: &stanchion_config::Snapshot, slug: &str) -> Vec<(ReasonKind, Option<String>)> {
     snapshot
@@ -50,7 +50,7 @@ fn every_reason_is_reported_at_once() {
             ],
         )
         .with_env_name("staging")
-        .with_vault_mode(VaultMode::Enforced)
+        .with_vault_mode(RolloutMode::Enforced)
         .load()
         .unwrap();
     let some = |name: &str| Some(name.to_owned());
@@ -177,7 +177,7 @@ fn shadow_mode_allows_and_reports_a_local_fallback() {
     let tool = shadow.tool("t").unwrap();
     assert!(tool.is_enabled());
     assert_eq!(tool.local_fallbacks(), ["TOKEN"]);
-    assert_eq!(shadow.vault_mode(), VaultMode::Shadow);
+    assert_eq!(shadow.vault_mode(), RolloutMode::Shadow);
 
     let enforced = fx
         .loader(registry, &[("SECRETS_VAULT_MODE", "enforced")])

@@ -213,6 +213,14 @@ impl StdError for ApiError {
     }
 }
 
+/// A rollout gate's event names a refusal by its code (`AUTH_EXPIRED_TOKEN`), never its cause.
+#[cfg(feature = "tower")]
+impl stanchion_rollout::DenyReason for ApiError {
+    fn reason(&self) -> &str {
+        self.code().name()
+    }
+}
+
 impl From<ErrorCode> for ApiError {
     fn from(code: ErrorCode) -> Self {
         Self::new(code)

@@ -6,7 +6,6 @@ use std::{
     fmt,
     future::Future,
     pin::Pin,
-    str::FromStr,
     task::{Context, Poll, ready},
 };
 
@@ -17,6 +16,8 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use stanchion_rollout::{Gate, RolloutMode, count_decision};
+
 use crate::{ApiError, Format, RenderedError, request_id::InboundId};
 
 /// The tracing target of the guard's events, so operators can filter them.
@@ -25,53 +26,8 @@ pub const GUARD_TARGET: &str = "stanchion_errors::guard";
 /// The counter of error responses that were not envelopes, labelled by `mode` and `status`.
 pub const VIOLATIONS_METRIC: &str = "stanchion_guard_violations_total";
 
-/// What the guard does with an error response that is not an envelope: the rollout lever.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum GuardMode {
-    /// Rewrite it into an envelope (the original body is dropped, never copied).
-    #[default]
-    Enforce,
-    /// Pass it through unchanged, but log and count it: see what enforcing would change.
-    Audit,
-    /// Do nothing (the rollback lever).
-    Off,
-}
-
-impl GuardMode {
-    /// The mode's name, as parsed by `FromStr`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Enforce => "enforce",
-            Self::Audit => "audit",
-            Self::Off => "off",
-        }
-    }
-}
-
-impl fmt::Display for GuardMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for GuardMode {
-    type Err = ParseGuardModeError;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "enforce" | "enforced" => Ok(Self::Enforce),
-            "audit" | "shadow" => Ok(Self::Audit),
-            "off" => Ok(Self::Off),
-            _ => Err(ParseGuardModeError),
-        }
-    }
-}
-
-/// A guard mode name was not `enforce`, `audit` (or `shadow`) or `off`.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the guard mode must be `enforce`, `audit` (alias `shadow`) or `off`")]
-pub struct ParseGuardModeError;
+/// The guard's rollout flag: the name its mode is read and counted under.
+pub const GUARD_FLAG: &str = "GUARD_MODE";
 
 /// Wraps a service in a [`Guard`].
 ///
@@ -97,25 +53,43 @@ pub struct ParseGuardModeError;
 /// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
 /// # }
 /// ```
+///
+/// # Modes
+///
+/// The guard's mode is the rollout flag [`GUARD_FLAG`] (`GUARD_MODE`), read once per request
+/// from its [`Gate`]: `enforced` (the default) rewrites every error response without an
+/// envelope; `shadow` passes it through unchanged but logs it (INFO) and counts it; `off`
+/// reads nothing from the request and touches nothing. Each error response it inspects is a
+/// decision in `stanchion_rollout_decisions_total{flag="GUARD_MODE"}`: an envelope is
+/// `allow` (`would_allow`), a body without one `deny` (`would_deny`); a violation also counts
+/// in [`VIOLATIONS_METRIC`] by mode and status.
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct GuardLayer {
-    mode: GuardMode,
+    gate: Gate,
     request_id_header: HeaderName,
 }
 
 impl GuardLayer {
-    /// A guard in `enforce` mode that reads the request ID from `x-request-id`.
+    /// A guard in `enforced` mode that reads the request ID from `x-request-id`.
     pub fn new() -> Self {
         Self {
-            mode: GuardMode::Enforce,
+            gate: Gate::new(GUARD_FLAG, RolloutMode::Enforced),
             request_id_header: HeaderName::from_static("x-request-id"),
         }
     }
 
-    /// Sets the mode.
-    pub fn with_mode(mut self, mode: GuardMode) -> Self {
-        self.mode = mode;
+    /// Sets a fixed mode.
+    pub fn with_mode(mut self, mode: RolloutMode) -> Self {
+        self.gate = Gate::new(GUARD_FLAG, mode);
+        self
+    }
+
+    /// Reads the mode from `gate` on every request (a live flag: the configuration service's
+    /// `GUARD_MODE`), so the guard can be switched without a restart. The gate's flag name is
+    /// the one decisions are counted under.
+    pub fn with_gate(mut self, gate: Gate) -> Self {
+        self.gate = gate;
         self
     }
 
@@ -125,9 +99,9 @@ impl GuardLayer {
         self
     }
 
-    /// The mode.
-    pub fn mode(&self) -> GuardMode {
-        self.mode
+    /// The mode in effect now.
+    pub fn mode(&self) -> RolloutMode {
+        self.gate.mode()
     }
 }
 
@@ -187,8 +161,10 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         // PERF: in `off` mode nothing is read from the request; otherwise only two headers.
-        let state = (self.layer.mode != GuardMode::Off).then(|| RequestFacts {
-            mode: self.layer.mode,
+        let mode = self.layer.gate.mode();
+        let state = (mode != RolloutMode::Off).then(|| RequestFacts {
+            flag: self.layer.gate.flag(),
+            mode,
             accept: request.headers().get(header::ACCEPT).cloned(),
             inbound_id: InboundId::capture(&request, &self.layer.request_id_header),
         });
@@ -201,13 +177,15 @@ where
 
 /// What the guard keeps of the request; resolved into [`ErrorFacts`] on the error path only.
 struct RequestFacts {
-    mode: GuardMode,
+    flag: &'static str,
+    mode: RolloutMode,
     accept: Option<HeaderValue>,
     inbound_id: InboundId,
 }
 
 struct ErrorFacts {
-    mode: GuardMode,
+    flag: &'static str,
+    mode: RolloutMode,
     format: Format,
     request_id: Option<String>,
 }
@@ -215,6 +193,7 @@ struct ErrorFacts {
 impl RequestFacts {
     fn resolve(self) -> ErrorFacts {
         ErrorFacts {
+            flag: self.flag,
             mode: self.mode,
             format: Format::from_accept(self.accept.iter()),
             request_id: self.inbound_id.resolve(),
@@ -262,10 +241,12 @@ where
         }
         let facts = facts.resolve();
         if let Some(rendered) = response.extensions().get::<RenderedError>().cloned() {
+            count_decision(facts.flag, facts.mode, false);
             return Poll::Ready(Ok(rerender_if_needed(response, &rendered, &facts)));
         }
+        count_decision(facts.flag, facts.mode, true);
         record_violation(&facts, &response);
-        if facts.mode == GuardMode::Audit {
+        if facts.mode == RolloutMode::Shadow {
             return Poll::Ready(Ok(passthrough(response)));
         }
         Poll::Ready(Ok(envelope_for(response, &facts)))
@@ -283,7 +264,7 @@ fn rerender_if_needed<B>(
     let error = rendered.error();
     let missing_id = error.request_id().is_none() && facts.request_id.is_some();
     let status_drift = error.status() != response.status();
-    if facts.mode != GuardMode::Enforce
+    if facts.mode != RolloutMode::Enforced
         || !(facts.format == Format::Problem || missing_id || status_drift)
     {
         return response.map(GuardBody::inner);
@@ -367,18 +348,18 @@ fn record_violation<B>(facts: &ErrorFacts, response: &Response<B>) {
         .filter(|v| v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
         .unwrap_or("none");
     match facts.mode {
-        GuardMode::Audit => tracing::info!(
+        RolloutMode::Shadow => tracing::info!(
             target: GUARD_TARGET,
             status = status.as_u16(),
             content_type,
-            mode = "audit",
-            "error response without an envelope (passed through in audit mode)"
+            mode = "shadow",
+            "error response without an envelope (passed through in shadow mode)"
         ),
         _ => tracing::debug!(
             target: GUARD_TARGET,
             status = status.as_u16(),
             content_type,
-            mode = "enforce",
+            mode = "enforced",
             "error response without an envelope rewritten"
         ),
     }

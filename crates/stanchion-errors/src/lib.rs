@@ -37,7 +37,7 @@
 //! - [`ApiError`]: a code plus what may safely go with it (field violations, typed parameters,
 //!   a retry hint, the request ID) and an internal cause that is never serialized.
 //! - [`GuardLayer`] (feature `tower`): turns every 4xx/5xx that is not an envelope into one,
-//!   with `enforce` / `audit` / `off` modes as the rollout lever.
+//!   with `off` / `shadow` / `enforced` modes as the rollout lever (the `GUARD_MODE` flag).
 //! - The `axum` module (feature `axum`): `IntoResponse`, and `Json` / `Query` / `Path`
 //!   extractors whose rejections are envelopes.
 //! - [`ProxyPolicy`]: what to answer when an upstream sharing the taxonomy failed.
@@ -103,9 +103,11 @@ pub use crate::{
 
 #[cfg(feature = "tower")]
 pub use crate::guard::{
-    GUARD_TARGET, Guard, GuardBody, GuardLayer, GuardMode, ParseGuardModeError, ResponseFuture,
-    VIOLATIONS_METRIC,
+    GUARD_FLAG, GUARD_TARGET, Guard, GuardBody, GuardLayer, ResponseFuture, VIOLATIONS_METRIC,
 };
+/// The guard's modes (`off`, `shadow`, `enforced`) and gate, from `stanchion-rollout`.
+#[cfg(feature = "tower")]
+pub use stanchion_rollout::{Gate, RolloutMode};
 
 /// Items the macros use; not part of the public API.
 #[doc(hidden)]

@@ -15,7 +15,7 @@ use axum::{
 };
 use http_body_util::BodyExt;
 use serde_json::Value;
-use stanchion_errors::{ApiError, GuardLayer, GuardMode, RenderedError, codes};
+use stanchion_errors::{ApiError, GuardLayer, RenderedError, RolloutMode, codes};
 use tower::ServiceExt;
 use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer};
 
@@ -26,7 +26,7 @@ struct Prompt {
     max_tokens: u32,
 }
 
-fn app(mode: GuardMode) -> Router {
+fn app(mode: RolloutMode) -> Router {
     Router::new()
         .route("/ok", get(|| async { "fine" }))
         .route(
@@ -106,7 +106,7 @@ fn assert_envelope(status: StatusCode, headers: &http::HeaderMap, body: &str, co
 
 #[tokio::test]
 async fn unknown_route_gets_a_not_found_envelope_with_the_request_id() {
-    let (status, headers, body) = send(app(GuardMode::Enforce), get_req("/nope")).await;
+    let (status, headers, body) = send(app(RolloutMode::Enforced), get_req("/nope")).await;
     assert_eq!(status, 404);
     let value = assert_envelope(status, &headers, &body, "NOT_FOUND");
     assert_eq!(value["error"]["requestId"], "req-abc");
@@ -115,7 +115,7 @@ async fn unknown_route_gets_a_not_found_envelope_with_the_request_id() {
 #[tokio::test]
 async fn wrong_method_keeps_allow() {
     let request = Request::delete("/ok").body(Body::empty()).unwrap();
-    let (status, headers, body) = send(app(GuardMode::Enforce), request).await;
+    let (status, headers, body) = send(app(RolloutMode::Enforced), request).await;
     assert_eq!(status, 405);
     assert_envelope(status, &headers, &body, "METHOD_NOT_ALLOWED");
     assert!(headers[header::ALLOW].to_str().unwrap().contains("GET"));
@@ -126,7 +126,7 @@ async fn oversize_body_is_payload_too_large_without_axum_text() {
     let request = Request::post("/upload")
         .body(Body::from(vec![b'x'; 4096]))
         .unwrap();
-    let (status, headers, body) = send(app(GuardMode::Enforce), request).await;
+    let (status, headers, body) = send(app(RolloutMode::Enforced), request).await;
     assert_eq!(status, 413);
     assert_envelope(status, &headers, &body, "PAYLOAD_TOO_LARGE");
     assert!(!body.contains("length limit"), "{body}");
@@ -137,7 +137,7 @@ async fn json_without_content_type_is_unsupported_media_type() {
     let request = Request::post("/chat")
         .body(Body::from(r#"{"prompt":"hi","max_tokens":1}"#))
         .unwrap();
-    let (status, headers, body) = send(app(GuardMode::Enforce), request).await;
+    let (status, headers, body) = send(app(RolloutMode::Enforced), request).await;
     assert_eq!(status, 415);
     assert_envelope(status, &headers, &body, "UNSUPPORTED_MEDIA_TYPE");
     assert!(!body.contains("Content-Type: application/json"), "{body}");
@@ -151,7 +151,7 @@ async fn plain_axum_json_rejection_loses_serde_text_and_the_input() {
             r#"{"prompt":"hi","max_tokens":"<script>alert(1)</script>"}"#,
         ))
         .unwrap();
-    let (status, headers, body) = send(app(GuardMode::Enforce), request).await;
+    let (status, headers, body) = send(app(RolloutMode::Enforced), request).await;
     // axum says 422; the taxonomy pins validation to 400.
     assert_eq!(status, 400);
     assert_envelope(status, &headers, &body, "VALIDATION_ERROR");
@@ -162,14 +162,14 @@ async fn plain_axum_json_rejection_loses_serde_text_and_the_input() {
 
 #[tokio::test]
 async fn timeout_becomes_request_timeout() {
-    let (status, headers, body) = send(app(GuardMode::Enforce), get_req("/slow")).await;
+    let (status, headers, body) = send(app(RolloutMode::Enforced), get_req("/slow")).await;
     assert_eq!(status, 408);
     assert_envelope(status, &headers, &body, "REQUEST_TIMEOUT");
 }
 
 #[tokio::test]
 async fn panic_becomes_internal_error_without_the_panic_message() {
-    let (status, headers, body) = send(app(GuardMode::Enforce), get_req("/panic")).await;
+    let (status, headers, body) = send(app(RolloutMode::Enforced), get_req("/panic")).await;
     assert_eq!(status, 500);
     let value = assert_envelope(status, &headers, &body, "INTERNAL_ERROR");
     assert_eq!(value["error"]["requestId"], "req-abc");
@@ -186,7 +186,7 @@ async fn panic_becomes_internal_error_without_the_panic_message() {
 
 #[tokio::test]
 async fn third_party_text_429_keeps_retry_after_and_drops_the_text() {
-    let (status, headers, body) = send(app(GuardMode::Enforce), get_req("/limited")).await;
+    let (status, headers, body) = send(app(RolloutMode::Enforced), get_req("/limited")).await;
     assert_eq!(status, 429);
     let value = assert_envelope(status, &headers, &body, "RATE_LIMITED");
     assert_eq!(headers[header::RETRY_AFTER], "7");
@@ -196,7 +196,7 @@ async fn third_party_text_429_keeps_retry_after_and_drops_the_text() {
 
 #[tokio::test]
 async fn service_envelopes_pass_and_gain_the_request_id() {
-    let (status, headers, body) = send(app(GuardMode::Enforce), get_req("/typed")).await;
+    let (status, headers, body) = send(app(RolloutMode::Enforced), get_req("/typed")).await;
     assert_eq!(status, 403);
     let value = assert_envelope(status, &headers, &body, "AUTH_FORBIDDEN");
     assert_eq!(value["error"]["requestId"], "req-abc");
@@ -204,9 +204,9 @@ async fn service_envelopes_pass_and_gain_the_request_id() {
 
 #[tokio::test]
 async fn success_and_redirect_bodies_are_untouched() {
-    let (status, _, body) = send(app(GuardMode::Enforce), get_req("/ok")).await;
+    let (status, _, body) = send(app(RolloutMode::Enforced), get_req("/ok")).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "fine"));
-    let (status, headers, body) = send(app(GuardMode::Enforce), get_req("/redirect")).await;
+    let (status, headers, body) = send(app(RolloutMode::Enforced), get_req("/redirect")).await;
     assert_eq!(status, 302);
     assert_eq!(headers[header::LOCATION], "/ok");
     assert_eq!(body, "");
@@ -253,7 +253,7 @@ async fn hostile_request_id_header_is_not_echoed_without_the_request_id_layer() 
         else {
             continue; // http refuses it as a header value already.
         };
-        let (status, headers, body) = send(app(GuardMode::Enforce), request).await;
+        let (status, headers, body) = send(app(RolloutMode::Enforced), request).await;
         let value = assert_envelope(status, &headers, &body, "NOT_FOUND");
         if !hostile.value.is_empty() {
             assert_ne!(
@@ -271,7 +271,7 @@ async fn problem_json_on_request() {
         .header(header::ACCEPT, "application/problem+json")
         .body(Body::empty())
         .unwrap();
-    let (status, headers, body) = send(app(GuardMode::Enforce), request).await;
+    let (status, headers, body) = send(app(RolloutMode::Enforced), request).await;
     assert_eq!(status, 404);
     assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
     let value: Value = serde_json::from_str(&body).unwrap();
@@ -284,13 +284,13 @@ async fn problem_json_on_request() {
         .header(header::ACCEPT, "application/problem+json")
         .body(Body::empty())
         .unwrap();
-    let (_, headers, _) = send(app(GuardMode::Enforce), request).await;
+    let (_, headers, _) = send(app(RolloutMode::Enforced), request).await;
     assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
 }
 
 #[tokio::test]
 async fn rewritten_responses_carry_the_rendered_error_for_logging() {
-    let response = app(GuardMode::Enforce)
+    let response = app(RolloutMode::Enforced)
         .oneshot(get_req("/panic"))
         .await
         .unwrap();
@@ -300,7 +300,7 @@ async fn rewritten_responses_carry_the_rendered_error_for_logging() {
 
 #[tokio::test]
 async fn off_mode_changes_nothing() {
-    let (status, headers, body) = send(app(GuardMode::Off), get_req("/limited")).await;
+    let (status, headers, body) = send(app(RolloutMode::Off), get_req("/limited")).await;
     assert_eq!(status, 429);
     assert_eq!(body, "Too Many Requests! Wait for 7s");
     assert!(
@@ -312,15 +312,21 @@ async fn off_mode_changes_nothing() {
 }
 
 #[test]
-fn guard_modes_parse_with_a_clear_error() {
-    assert_eq!("enforce".parse::<GuardMode>().unwrap(), GuardMode::Enforce);
-    assert_eq!(" Shadow ".parse::<GuardMode>().unwrap(), GuardMode::Audit);
-    assert_eq!("OFF".parse::<GuardMode>().unwrap(), GuardMode::Off);
-    let error = "strict".parse::<GuardMode>().unwrap_err().to_string();
-    assert!(
-        error.contains("enforce") && error.contains("audit") && error.contains("off"),
-        "{error}"
+fn guard_modes_are_the_rollout_vocabulary_and_refuse_the_old_words() {
+    assert_eq!(
+        "enforced".parse::<RolloutMode>().unwrap(),
+        RolloutMode::Enforced
     );
+    assert_eq!(
+        " Shadow ".parse::<RolloutMode>().unwrap(),
+        RolloutMode::Shadow
+    );
+    assert_eq!("OFF".parse::<RolloutMode>().unwrap(), RolloutMode::Off);
+    for old in ["enforce", "audit", "strict"] {
+        let error = old.parse::<RolloutMode>().unwrap_err().to_string();
+        assert!(error.contains("use off, shadow or enforced"), "{error}");
+    }
+    assert_eq!(GuardLayer::new().mode(), RolloutMode::Enforced);
 }
 
 #[tokio::test]
@@ -328,7 +334,8 @@ async fn panicking_handler_over_real_http_gets_an_envelope_not_a_dropped_connect
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move { axum::serve(listener, app(GuardMode::Enforce)).await });
+    let server =
+        tokio::spawn(async move { axum::serve(listener, app(RolloutMode::Enforced)).await });
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream
         .write_all(b"GET /panic HTTP/1.1\r\nhost: localhost\r\nx-request-id: wire-1\r\nconnection: close\r\n\r\n")

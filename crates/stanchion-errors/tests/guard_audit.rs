@@ -13,7 +13,7 @@ use axum::{
     routing::get,
 };
 use http_body_util::BodyExt;
-use stanchion_errors::{GUARD_TARGET, GuardLayer, GuardMode, VIOLATIONS_METRIC};
+use stanchion_errors::{GUARD_TARGET, GuardLayer, RolloutMode, VIOLATIONS_METRIC};
 use stanchion_test_support::CapturedLogs;
 use tower::ServiceExt;
 
@@ -29,11 +29,11 @@ fn app() -> Router {
                 )
             }),
         )
-        .layer(GuardLayer::new().with_mode(GuardMode::Audit))
+        .layer(GuardLayer::new().with_mode(RolloutMode::Shadow))
 }
 
 #[test]
-fn audit_mode_passes_through_and_logs_and_counts() {
+fn shadow_mode_passes_through_and_logs_and_counts_a_would_deny() {
     let recorder = metrics_util::debugging::DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let logs = CapturedLogs::new();
@@ -75,12 +75,37 @@ fn audit_mode_passes_through_and_logs_and_counts() {
         .find(|line| line["target"] == GUARD_TARGET)
         .unwrap_or_else(|| panic!("no guard event in {lines:?}"));
     assert_eq!(event["fields"]["status"], 429);
-    assert_eq!(event["fields"]["mode"], "audit");
+    assert_eq!(event["fields"]["mode"], "shadow");
     assert_eq!(event["fields"]["content_type"], "text/plain");
 
-    let counted: u64 = snapshotter
-        .snapshot()
-        .into_vec()
+    let reading = snapshotter.snapshot().into_vec();
+    let decisions: Vec<_> = reading
+        .iter()
+        .filter(|(key, ..)| key.key().name() == "stanchion_rollout_decisions_total")
+        .map(|(key, _, _, value)| {
+            let labels: Vec<_> = key
+                .key()
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            let count = match value {
+                metrics_util::debugging::DebugValue::Counter(n) => *n,
+                other => panic!("not a counter: {other:?}"),
+            };
+            (labels, count)
+        })
+        .collect();
+    assert_eq!(
+        decisions,
+        [(
+            vec![
+                "flag=GUARD_MODE".to_owned(),
+                "outcome=would_deny".to_owned()
+            ],
+            1
+        )]
+    );
+    let counted: u64 = reading
         .into_iter()
         .filter(|(key, ..)| key.key().name() == VIOLATIONS_METRIC)
         .map(|(key, _, _, value)| {
@@ -90,7 +115,7 @@ fn audit_mode_passes_through_and_logs_and_counts() {
                 .map(|l| (l.key().to_owned(), l.value().to_owned()))
                 .collect();
             assert!(
-                labels.contains(&("mode".into(), "audit".into())),
+                labels.contains(&("mode".into(), "shadow".into())),
                 "{labels:?}"
             );
             assert!(

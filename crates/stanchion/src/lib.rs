@@ -103,6 +103,8 @@ mod limits;
 pub mod metrics;
 mod panic;
 #[cfg(feature = "server")]
+mod reload;
+#[cfg(feature = "server")]
 mod server;
 mod stack;
 mod telemetry;
@@ -133,6 +135,10 @@ pub use crate::axum::PROMETHEUS_TEXT;
 
 #[cfg(feature = "server")]
 #[doc(inline)]
+pub use crate::reload::{RELOAD_TARGET, refresh_on_hangup};
+
+#[cfg(feature = "server")]
+#[doc(inline)]
 pub use crate::server::{
     ConnectionInfo, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS, Draining, SERVER_TARGET, Server, ServerError, ShutdownReport,
@@ -150,6 +156,9 @@ pub use stanchion_redact as redact;
 
 /// The tool configuration service (`stanchion-config`).
 pub use stanchion_config as config;
+
+/// Rollout modes (`off`, `shadow`, `enforced`) and the gate (`stanchion-rollout`).
+pub use stanchion_rollout as rollout;
 
 /// The guide's code blocks, compiled and run as doctests so the guide cannot rot.
 #[cfg(all(doctest, feature = "axum"))]

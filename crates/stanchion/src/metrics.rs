@@ -12,6 +12,7 @@ use metrics::{Recorder, SharedString, Unit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use stanchion_config::{ConfigService, metric_names as config_names};
 use stanchion_redact::Redactor;
+use stanchion_rollout::metric_names as rollout_names;
 
 /// Time to the response head, in seconds: a histogram labelled [`METHOD_LABEL`],
 /// [`ROUTE_LABEL`], [`STATUS_CODE_LABEL`] and, on error responses, [`ERROR_CODE_LABEL`], with
@@ -262,7 +263,15 @@ fn describe(recorder: &PrometheusRecorder) {
         Some(Unit::Seconds),
         help("Duration of HTTP server requests, to the response head."),
     );
-    let counters: [(&'static str, &'static str); 4] = [
+    let counters: [(&'static str, &'static str); 6] = [
+        (
+            rollout_names::DECISIONS_TOTAL,
+            "Decisions of rollout checks by flag and outcome (allow, deny, would_allow, would_deny).",
+        ),
+        (
+            rollout_names::SWITCHES_TOTAL,
+            "Rollout mode switches that took effect, by flag, from and to.",
+        ),
         (
             stanchion_errors::VIOLATIONS_METRIC,
             "Error responses the guard found without an envelope, by mode and status.",
@@ -302,7 +311,7 @@ fn describe(recorder: &PrometheusRecorder) {
         ),
         (
             config_names::ROLLOUT_MODE,
-            "Rollout modes in effect (1) and not (0), by feature.",
+            "The active rollout mode of each flag: 1 for the mode in effect, 0 for the others.",
         ),
         (BUILD_INFO, "Build information: always 1."),
     ];

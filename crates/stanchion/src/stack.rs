@@ -5,7 +5,7 @@ use std::{any::Any, time::Duration};
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body_util::Full;
-use stanchion_errors::{ApiError, Guard, GuardLayer, GuardMode, codes};
+use stanchion_errors::{ApiError, Gate, Guard, GuardLayer, RolloutMode, codes};
 use stanchion_request_id::{RequestId, RequestIdLayer, RequestIdService};
 use tower_http::{
     catch_panic::{CatchPanic, CatchPanicLayer, ResponseForPanic},
@@ -49,12 +49,13 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 ///
 /// ```
 /// use std::time::Duration;
-/// use stanchion::{Stack, errors::GuardMode};
+/// use stanchion::{Stack, rollout::RolloutMode};
 ///
 /// let stack = Stack::new()
 ///     .with_timeout(Duration::from_secs(10))
 ///     .with_body_limit(64 * 1024)
-///     .with_guard_mode(GuardMode::Audit);
+///     .with_guard_mode(RolloutMode::Shadow);
+/// assert_eq!(stack.guard_mode(), RolloutMode::Shadow);
 /// assert_eq!(stack.timeout(), Duration::from_secs(10));
 /// assert_eq!(stack.body_limit(), 64 * 1024);
 /// ```
@@ -62,7 +63,7 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 #[must_use]
 pub struct Stack {
     request_id: RequestIdLayer,
-    guard_mode: GuardMode,
+    guard: GuardLayer,
     timeout: Duration,
     body_limit: usize,
     limits: RequestLimits,
@@ -74,7 +75,7 @@ impl Stack {
     pub fn new() -> Self {
         Self {
             request_id: RequestIdLayer::new(),
-            guard_mode: GuardMode::Enforce,
+            guard: GuardLayer::new(),
             timeout: DEFAULT_TIMEOUT,
             body_limit: DEFAULT_BODY_LIMIT,
             limits: RequestLimits::new(),
@@ -87,9 +88,16 @@ impl Stack {
         self
     }
 
-    /// Sets the guard's mode (`enforce`, `audit` or `off`).
-    pub fn with_guard_mode(mut self, mode: GuardMode) -> Self {
-        self.guard_mode = mode;
+    /// Sets a fixed mode for the guard (`off`, `shadow` or `enforced`).
+    pub fn with_guard_mode(mut self, mode: RolloutMode) -> Self {
+        self.guard = self.guard.with_mode(mode);
+        self
+    }
+
+    /// Reads the guard's mode from `gate` on every request: a live `GUARD_MODE` flag
+    /// (`ConfigService::gate`), switched without a restart.
+    pub fn with_guard_gate(mut self, gate: Gate) -> Self {
+        self.guard = self.guard.with_gate(gate);
         self
     }
 
@@ -116,9 +124,9 @@ impl Stack {
         self.limits
     }
 
-    /// The guard's mode.
-    pub fn guard_mode(&self) -> GuardMode {
-        self.guard_mode
+    /// The guard's mode now.
+    pub fn guard_mode(&self) -> RolloutMode {
+        self.guard.mode()
     }
 
     /// The request timeout.
@@ -153,7 +161,7 @@ impl<S> Layer<S> for Stack {
         let inner = CatchPanicLayer::custom(PanicResponse::default()).layer(inner);
         let inner = RequestLimitsLayer::new(self.limits).layer(inner);
         // The guard reads the ID from the request-ID layer's extension, whatever its header.
-        let inner = GuardLayer::new().with_mode(self.guard_mode).layer(inner);
+        let inner = self.guard.clone().layer(inner);
         let inner = AccessLogLayer::new().layer(inner);
         self.request_id.layer(inner)
     }

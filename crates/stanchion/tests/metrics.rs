@@ -82,7 +82,7 @@ fn a_configuration_loaded_before_the_recorder_is_replayed_on_every_scrape() {
         "{text}"
     );
     assert!(
-        text.contains(r#"stanchion_rollout_mode{feature="secrets_vault",mode="off"} 1"#),
+        text.contains(r#"stanchion_rollout_mode{flag="SECRETS_VAULT_MODE",mode="off"} 1"#),
         "{text}"
     );
 }

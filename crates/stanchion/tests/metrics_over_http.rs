@@ -127,7 +127,7 @@ async fn metrics_parse_as_prometheus_text_with_bounded_labels_and_a_2_5_s_bucket
 }
 
 #[tokio::test]
-async fn audit_mode_passes_plain_errors_through_and_counts_them() {
+async fn shadow_mode_passes_plain_errors_through_and_counts_them() {
     let metrics = Metrics::for_current_thread();
     let router = Router::new()
         .route(
@@ -135,14 +135,14 @@ async fn audit_mode_passes_plain_errors_through_and_counts_them() {
             get(|| async { (http::StatusCode::CONFLICT, "plain text conflict") }),
         )
         .merge(metrics.clone().route())
-        .layer(Stack::new().with_guard_mode(stanchion::errors::GuardMode::Audit));
+        .layer(Stack::new().with_guard_mode(stanchion::rollout::RolloutMode::Shadow));
     let addr = serve(router).await;
     let reply = http_get(addr, "/legacy").await;
     assert_eq!(reply.status, 409);
     assert_eq!(
         reply.text(),
         "plain text conflict",
-        "audit mode rewrites nothing"
+        "shadow mode rewrites nothing"
     );
 
     let (samples, _) = parse_prometheus(&metrics.render());
@@ -150,11 +150,24 @@ async fn audit_mode_passes_plain_errors_through_and_counts_them() {
         .iter()
         .find(|s| {
             s.name == "stanchion_guard_violations_total"
-                && s.label("mode") == Some("audit")
+                && s.label("mode") == Some("shadow")
                 && s.label("status") == Some("409")
         })
         .map(|s| s.value);
     assert_eq!(violations, Some(1.0));
+    let would_deny = samples
+        .iter()
+        .find(|s| {
+            s.name == "stanchion_rollout_decisions_total"
+                && s.label("flag") == Some("GUARD_MODE")
+                && s.label("outcome") == Some("would_deny")
+        })
+        .map(|s| s.value);
+    assert_eq!(
+        would_deny,
+        Some(1.0),
+        "the guard's shadow decision is counted"
+    );
     let requests = samples
         .iter()
         .find(|s| {

@@ -6,7 +6,7 @@ use axum::{Router, extract::State, http::HeaderMap, routing::post};
 use serde::{Deserialize, Serialize};
 use stanchion::{CheckResult, Draining, Health, Metrics, Server, Stack};
 use stanchion_config::ConfigService;
-use stanchion_errors::{ApiError, axum::Json, codes};
+use stanchion_errors::{ApiError, GUARD_FLAG, axum::Json, codes};
 use stanchion_request_id::RequestId;
 
 use crate::{
@@ -18,8 +18,9 @@ use crate::{
 
 /// The header the backend names the caller in (a trusted internal hop, like the request ID).
 pub const USER_ID_HEADER: &str = "x-user-id";
-/// Queries of callers the backend did not name share this quota bucket.
-const ANONYMOUS: &str = "anonymous";
+/// The user of callers the backend did not name (or served without verified claims): their
+/// queries share one quota bucket.
+pub const ANONYMOUS: &str = "anonymous";
 
 /// `POST /v1/chat` request body.
 #[derive(Debug, Deserialize)]
@@ -51,7 +52,13 @@ struct AgentState {
 /// stack's default): the backend's IDs always pass, so one request keeps one ID across both
 /// services, while a caller that reaches the agent's port directly cannot put arbitrary bytes
 /// into its headers, envelopes or logs. Being an internal hop earns no more trust than that.
-fn app(config: &AgentConfig, metrics: Metrics, draining: Draining) -> Router {
+///
+/// The guard's mode is the `GUARD_MODE` flag of the configuration, read on every request.
+fn app(config: &AgentConfig, metrics: Metrics, draining: Draining) -> io::Result<Router> {
+    let guard = config
+        .config()
+        .gate(GUARD_FLAG)
+        .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
     let snapshot = config.config().snapshot();
     let quota = snapshot
         .is_enabled(QUOTA_TOOL)
@@ -78,12 +85,12 @@ fn app(config: &AgentConfig, metrics: Metrics, draining: Draining) -> Router {
                 }
             }
         });
-    Router::new()
+    Ok(Router::new()
         .route("/v1/chat", post(chat))
         .with_state(state)
         .merge(health.routes())
         .merge(metrics.route())
-        .layer(Stack::new())
+        .layer(Stack::new().with_guard_gate(guard)))
 }
 
 /// Serves the agent with [`stanchion::Server`] on `listener` until `shutdown` resolves (then
@@ -109,9 +116,21 @@ pub async fn serve(
     let snapshot = config.config().snapshot();
     let addr = listener.local_addr()?;
     tracing::info!(addr = %addr, env = snapshot.env(), "agent listening");
+    // Flags and tools change without a restart: on a change in the configuration directory,
+    // and at once on SIGHUP. A directory that cannot be watched only costs the first.
+    let _watch = match config.config().watch() {
+        Ok(watch) => Some(watch),
+        Err(error) => {
+            tracing::warn!(error = %error, "configuration changes will need a SIGHUP");
+            None
+        }
+    };
+    let hangup = stanchion::refresh_on_hangup(Arc::clone(config.config()))?;
     let server = Server::new();
-    let app = app(&config, metrics, server.draining());
-    server.serve_with_shutdown(listener, app, shutdown).await?;
+    let app = app(&config, metrics, server.draining())?;
+    let served = server.serve_with_shutdown(listener, app, shutdown).await;
+    hangup.abort();
+    served?;
     Ok(())
 }
 

@@ -68,7 +68,7 @@ use tracing_subscriber::fmt::MakeWriter;
 
 #[doc(inline)]
 pub use crate::{
-    app::{ChatRequest, ChatResponse, USER_ID_HEADER, serve},
+    app::{ANONYMOUS, ChatRequest, ChatResponse, USER_ID_HEADER, serve},
     codes::{
         MODEL_PROVIDER_CONNECT_FAILED, SHARED_CODES, SUBSCRIPTION_PLAN_LIMIT,
         SUBSCRIPTION_QUERY_LIMIT, shared_taxonomy,

@@ -11,13 +11,14 @@ use axum::{
 use example_agent::{AgentConfig, ChatRequest, ServiceThread, shared_taxonomy, validate_prompt};
 use serde::Serialize;
 use serde_json::json;
+use stanchion::rollout::Gate;
 use stanchion::{CheckResult, Draining, Health, Metrics, Server, Stack};
 use stanchion_config::ConfigService;
-use stanchion_errors::{ApiError, ProxyPolicy, axum::Json, codes};
+use stanchion_errors::{ApiError, GUARD_FLAG, ProxyPolicy, axum::Json, codes};
 
 use crate::{
     BackendConfig, SUBSCRIPTION_PLAN_LIMIT,
-    auth::{Authenticated, HasVerifier, Verifier},
+    auth::{AUTH_MODE_VAR, Authenticated, HasVerifier, Verifier},
     config::{CHAT_TOOL, TRAINING_PLANS_TOOL},
     upstream::AgentClient,
 };
@@ -31,12 +32,17 @@ struct AppState(Arc<Inner>);
 struct Inner {
     config: Arc<ConfigService>,
     verifier: Verifier,
+    auth_gate: Gate,
     agent: Option<AgentClient>,
 }
 
 impl HasVerifier for AppState {
     fn verifier(&self) -> &Verifier {
         &self.0.verifier
+    }
+
+    fn auth_gate(&self) -> &Gate {
+        &self.0.auth_gate
     }
 }
 
@@ -47,7 +53,9 @@ struct ChatAnswer {
 }
 
 /// Builds the router with the whole Stanchion stack (request ID, access log, guard, panic
-/// catcher, 30 s timeout, 1 MiB body limit), calling `agent` for chat.
+/// catcher, 30 s timeout, 1 MiB body limit), calling `agent` for chat. Bearer authentication
+/// and the guard follow the `AUTH_MODE` and `GUARD_MODE` flags of the configuration, read on
+/// every request.
 fn router(
     config: &BackendConfig,
     agent: Option<AgentClient>,
@@ -60,10 +68,18 @@ fn router(
             "the auth tool is disabled: no AUTH_JWT_SECRET",
         )
     })?;
+    let gate = |flag| {
+        config
+            .config()
+            .gate(flag)
+            .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))
+    };
+    let guard = gate(GUARD_FLAG)?;
     let health = health(config.config(), agent.clone()).with_draining(draining);
     let state = AppState(Arc::new(Inner {
         config: Arc::clone(config.config()),
         verifier: Verifier::new(&secret),
+        auth_gate: gate(AUTH_MODE_VAR)?,
         agent,
     }));
     Ok(Router::new()
@@ -73,7 +89,7 @@ fn router(
         .with_state(state)
         .merge(health.routes())
         .merge(metrics.route())
-        .layer(Stack::new()))
+        .layer(Stack::new().with_guard_gate(guard)))
 }
 
 /// Readiness: `config` (a good snapshot is loaded), `tools` (every critical tool enabled),
@@ -159,10 +175,12 @@ pub async fn serve(
     let _watch = match config.config().watch() {
         Ok(watch) => Some(watch),
         Err(error) => {
-            tracing::warn!(error = %error, "configuration changes will need a restart");
+            tracing::warn!(error = %error, "configuration changes will need a SIGHUP");
             None
         }
     };
+    // SIGHUP refreshes now: the rollback lever without waiting for the watcher.
+    let hangup = stanchion::refresh_on_hangup(Arc::clone(config.config()))?;
     let server = Server::new();
     let app = router(&config, agent, metrics, server.draining())?;
     let addr = listener.local_addr()?;
@@ -178,6 +196,7 @@ pub async fn serve(
         .await
         .map(drop)
         .map_err(io::Error::from);
+    hangup.abort();
     if let Some(agent) = in_process {
         // Joining waits for the agent's graceful stop: off the async threads.
         let stopped = tokio::task::spawn_blocking(move || agent.shutdown())

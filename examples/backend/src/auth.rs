@@ -10,6 +10,7 @@ use axum::{extract::FromRequestParts, http::request::Parts};
 use http::header;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
+use stanchion::rollout::{Gate, Verdict};
 use stanchion_errors::{ApiError, codes};
 
 /// The longest `sub` accepted, in bytes.
@@ -190,18 +191,46 @@ fn count_failure(reason: &'static str) {
     metrics::counter!(AUTH_FAILURES_TOTAL, "reason" => reason).increment(1);
 }
 
-/// Something that holds the request's [`Verifier`] (the router's state).
+/// The user ID of a request served without verified claims: `AUTH_MODE=off`, or a token that
+/// failed verification in `AUTH_MODE=shadow`. The agent's per-user quota counts them as one
+/// user, so a rollout in shadow cannot be used to spread queries over invented users.
+pub const ANONYMOUS_USER: &str = example_agent::ANONYMOUS;
+
+/// `AUTH_MODE`: the rollout flag of bearer authentication.
+pub const AUTH_MODE_VAR: &str = "AUTH_MODE";
+
+/// Something that holds the request's [`Verifier`] and the `AUTH_MODE` gate (the router's
+/// state).
 pub trait HasVerifier {
     /// The verifier.
     fn verifier(&self) -> &Verifier;
+
+    /// The gate of [`AUTH_MODE_VAR`]: `enforced` refuses a request that does not verify;
+    /// `shadow` verifies, counts and logs the failure (`would_deny`) and serves the request as
+    /// [`ANONYMOUS_USER`]; `off` does not verify at all.
+    fn auth_gate(&self) -> &Gate;
 }
 
-/// An authenticated caller: extracting it checks the bearer token before the body is read.
+/// The caller: extracting it checks the bearer token before the body is read, as the
+/// `AUTH_MODE` gate says (see [`HasVerifier::auth_gate`]).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Authenticated {
-    /// The token's claims.
+    /// The token's claims; for a request served without verified claims (`off`, or a
+    /// failure in `shadow`), `sub` is [`ANONYMOUS_USER`] and there is no plan.
     pub claims: Claims,
+}
+
+impl Claims {
+    /// The claims of a request served without a verified token.
+    fn anonymous() -> Self {
+        Self {
+            sub: ANONYMOUS_USER.to_owned(),
+            exp: 0,
+            iat: 0,
+            plan: None,
+        }
+    }
 }
 
 impl<S> FromRequestParts<S> for Authenticated
@@ -211,23 +240,26 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match state.verifier().verify_request(parts) {
-            Ok(claims) => {
-                // The access log of this request then carries `userId` (the `sub`, never
-                // the token).
-                stanchion::set_user_id(&parts.extensions, claims.sub.clone());
-                Ok(Self { claims })
-            }
-            Err(error) => {
+        let verdict = state
+            .auth_gate()
+            .check(|| state.verifier().verify_request(parts));
+        let claims = match verdict {
+            Verdict::Enforced(Ok(claims)) | Verdict::Shadow(Ok(claims)) => claims,
+            Verdict::Enforced(Err(error)) => {
                 // The code only: never the token, nor the library's text about it.
                 tracing::info!(
                     target: "example_backend::auth",
                     errorCode = error.code().name(),
                     "authentication failed"
                 );
-                Err(error)
+                return Err(error);
             }
-        }
+            // The gate logged and counted the would-be denial (with the code as its reason).
+            Verdict::Shadow(Err(_)) | Verdict::Off => Claims::anonymous(),
+        };
+        // The access log of this request then carries `userId` (the `sub`, never the token).
+        stanchion::set_user_id(&parts.extensions, claims.sub.clone());
+        Ok(Self { claims })
     }
 }
 

@@ -77,8 +77,8 @@ use tracing_subscriber::fmt::MakeWriter;
 pub use crate::{
     app::serve,
     auth::{
-        AUTH_FAILURES_TOTAL, Authenticated, Claims, HasVerifier, MintError, Verifier, mint_token,
-        mint_token_with_plan,
+        ANONYMOUS_USER, AUTH_FAILURES_TOTAL, AUTH_MODE_VAR, Authenticated, Claims, HasVerifier,
+        MintError, Verifier, mint_token, mint_token_with_plan,
     },
     config::{
         ADDR_VAR, AGENT_TIMEOUT_VAR, AGENT_URL_VAR, AUTH_TOOL, BackendConfig, CHAT_TOOL,
