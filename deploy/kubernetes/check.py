@@ -20,7 +20,10 @@ Then, for every rendered object:
     Secret object), APP_ENV equal to the overlay's name, a grace period longer than the drain
     deadline, Services/PDBs/ServiceMonitors selecting existing pods and ports, the ConfigMaps'
     registries identical to the examples' files, and a PrometheusRule identical to the
-    committed rules when one exists.
+    committed rules when one exists;
+  - the CronJob of the daily smoke record: the same pod rules (no probes: a Job serves
+    nothing), concurrencyPolicy Forbid, no retries, a deadline, claims that exist, and its
+    rollout file identical to smoke-rollout.toml, whose flags are the backend's.
 
 Exit 0 when everything holds, 1 when a check fails, 2 when an input is unusable. Each failure
 is one line naming the overlay, the object and the rule.
@@ -33,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 
 import jsonpatch
 import yaml
@@ -51,7 +55,13 @@ REGISTRIES = {
         "tools.toml": "examples/agent/config/tools.toml",
         ".env": "examples/agent/config/.env",
     },
+    "smoke-rollout": {"rollout.toml": "deploy/kubernetes/smoke-rollout.toml"},
 }
+# The in-cluster record declares the same flags (names, defaults, accepted words) as the
+# backend's rollout file: the ledger's modes column must mean the same in both places.
+SMOKE_ROLLOUT = "deploy/kubernetes/smoke-rollout.toml"
+BACKEND_ROLLOUT = "examples/backend/ops/rollout.toml"
+WORKLOADS = {"Deployment", "CronJob"}
 RULES_FILE = "examples/backend/ops/rules.yml"
 PROMETHEUS_RULE = os.path.join(ROOT, "base", "prometheus-rule.yaml")
 
@@ -131,9 +141,35 @@ def render(directory):
     return objects
 
 
+def pod_template(obj):
+    """The pod template of a Deployment or a CronJob (its Job's), else {}."""
+    spec = obj.get("spec", {})
+    if obj.get("kind") == "CronJob":
+        spec = spec.get("jobTemplate", {}).get("spec", {})
+    return spec.get("template", {})
+
+
 def containers(obj):
-    spec = obj.get("spec", {}).get("template", {}).get("spec", {})
+    spec = pod_template(obj).get("spec", {})
     return spec.get("containers", []) + spec.get("initContainers", [])
+
+
+def check_smoke_rollout(failures):
+    """SMOKE_ROLLOUT declares BACKEND_ROLLOUT's flags and at least one check."""
+    try:
+        with open(os.path.join(REPO, SMOKE_ROLLOUT), "rb") as f:
+            smoke = tomllib.load(f)
+        with open(os.path.join(REPO, BACKEND_ROLLOUT), "rb") as f:
+            backend = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise Unusable(f"rollout file: {e}")
+    def flags(doc):
+        return {f["name"]: (f.get("default"), f.get("accepted")) for f in doc.get("flags", [])}
+    if flags(smoke) != flags(backend):
+        failures.append(f"{SMOKE_ROLLOUT}: flags differ from {BACKEND_ROLLOUT}'s "
+                        f"({flags(smoke)} against {flags(backend)})")
+    if not smoke.get("checks"):
+        failures.append(f"{SMOKE_ROLLOUT}: no [[checks]]: a strict record would check nothing")
 
 
 def key(obj):
@@ -228,6 +264,7 @@ def check_rules(overlay, objects, failures):
     if "Secret" in kinds:
         failures.append(f"{overlay}: a Secret object is committed; secrets come from the platform")
     pods = {}
+    claims = {o["metadata"]["name"] for o in objects if o["kind"] == "PersistentVolumeClaim"}
     for obj in objects:
         where = f"{overlay}: {obj['kind']}/{obj['metadata']['name']}"
         if obj["kind"] == "Namespace":
@@ -240,15 +277,33 @@ def check_rules(overlay, objects, failures):
                     expected = f.read()
                 if obj.get("data", {}).get(data_key) != expected:
                     failures.append(f"{where}: data[{data_key!r}] differs from {path} (copy it again)")
-        if obj["kind"] != "Deployment":
+        if obj["kind"] not in WORKLOADS:
             continue
-        spec = obj["spec"]["template"]["spec"]
-        pods[obj["metadata"]["name"]] = obj["spec"]["template"]["metadata"].get("labels", {})
-        pre_stop = max((c.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
-                        for c in containers(obj)), default=0)
-        if spec.get("terminationGracePeriodSeconds", 30) <= pre_stop + DRAIN_DEADLINE_SECS:
-            failures.append(f"{where}: terminationGracePeriodSeconds must exceed the preStop sleep "
-                            f"({pre_stop} s) plus the {DRAIN_DEADLINE_SECS} s drain deadline")
+        spec = pod_template(obj)["spec"]
+        serves = obj["kind"] == "Deployment"
+        if serves:
+            pods[obj["metadata"]["name"]] = pod_template(obj)["metadata"].get("labels", {})
+            pre_stop = max((c.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
+                            for c in containers(obj)), default=0)
+            if spec.get("terminationGracePeriodSeconds", 30) <= pre_stop + DRAIN_DEADLINE_SECS:
+                failures.append(f"{where}: terminationGracePeriodSeconds must exceed the preStop sleep "
+                                f"({pre_stop} s) plus the {DRAIN_DEADLINE_SECS} s drain deadline")
+        else:
+            # A scheduled record: one at a time, a failure kept as the day's evidence (not
+            # retried into extra ledger rows), and a deadline so a hung check ends the run.
+            job = obj["spec"]["jobTemplate"]["spec"]
+            if obj["spec"].get("concurrencyPolicy") != "Forbid":
+                failures.append(f"{where}: concurrencyPolicy must be Forbid")
+            if job.get("backoffLimit") != 0:
+                failures.append(f"{where}: backoffLimit must be 0 (a failed record is evidence, not retried)")
+            if not job.get("activeDeadlineSeconds"):
+                failures.append(f"{where}: needs activeDeadlineSeconds (a hung check must end the run)")
+            if spec.get("restartPolicy") != "Never":
+                failures.append(f"{where}: restartPolicy must be Never")
+        for volume in spec.get("volumes", []):
+            claim = volume.get("persistentVolumeClaim", {}).get("claimName")
+            if claim is not None and claim not in claims:
+                failures.append(f"{where}: volume {volume['name']} claims {claim!r}, which is not in the overlay")
         if spec.get("automountServiceAccountToken") is not False:
             failures.append(f"{where}: automountServiceAccountToken must be false")
         psc = spec.get("securityContext", {})
@@ -258,7 +313,7 @@ def check_rules(overlay, objects, failures):
         for c in containers(obj):
             cw = f"{where} container {c['name']}"
             for probe, path in [("startupProbe", "/livez"), ("livenessProbe", "/livez"), ("readinessProbe", "/readyz")]:
-                if c.get(probe, {}).get("httpGet", {}).get("path") != path:
+                if serves and c.get(probe, {}).get("httpGet", {}).get("path") != path:
                     failures.append(f"{cw}: {probe} must GET {path}")
             res = c.get("resources", {})
             for part in ["requests", "limits"]:
@@ -275,7 +330,7 @@ def check_rules(overlay, objects, failures):
             for source in c.get("envFrom", []):
                 if "secretRef" in source:
                     failures.append(f"{cw}: envFrom a Secret puts secrets in the environment")
-            if env.get("APP_ENV", {}).get("value") != overlay:
+            if serves and env.get("APP_ENV", {}).get("value") != overlay:
                 failures.append(f"{cw}: APP_ENV must be {overlay!r}, is {env.get('APP_ENV', {}).get('value')!r}")
             mounts = {m["name"]: m for m in c.get("volumeMounts", [])}
             for name, secret in secret_volumes.items():
@@ -310,6 +365,7 @@ def main():
         return 0
     failures = []
     try:
+        check_smoke_rollout(failures)
         for overlay in OVERLAYS:
             objects = render(os.path.join(ROOT, "overlays", overlay))
             compare_with_kubectl(overlay, copy.deepcopy(objects), failures)

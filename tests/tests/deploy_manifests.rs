@@ -1,7 +1,7 @@
 //! The Kubernetes manifests under `deploy/kubernetes/`: every overlay rendered and validated
 //! offline against the Kubernetes schemas, plus the deployment rules (probes, resources,
 //! restricted security context, secrets only as mounted files, registries identical to the
-//! examples'), by `deploy/kubernetes/check.py`.
+//! examples', the smoke record's CronJob and its rollout file), by `deploy/kubernetes/check.py`.
 //!
 //! It needs python3 with `PyYAML`, `jsonpatch` and `kubernetes-validate` (PyPI; `.ci/run`
 //! installs them). Without them the test says so loudly and skips, except under `CI=true`,

@@ -159,11 +159,13 @@ fn a_record_appends_one_row_and_never_rewrites_the_earlier_ones() {
     );
 
     let prom = fs::read_to_string(ledger.path().join("production_hardening_smoke.prom")).unwrap();
-    assert!(prom.contains("# TYPE stanchion_smoke_last_success_timestamp_seconds gauge"));
-    assert!(prom.contains("# HELP stanchion_smoke_last_success_timestamp_seconds "));
+    // The name SmokeEvidenceStale (stanchion-slo) watches: a rename on either side fails here.
+    let gauge = stanchion_slo::SMOKE_GAUGE;
+    assert!(prom.contains(&format!("# TYPE {gauge} gauge")));
+    assert!(prom.contains(&format!("# HELP {gauge} ")));
     let seconds: i64 = prom
         .lines()
-        .find_map(|line| line.strip_prefix("stanchion_smoke_last_success_timestamp_seconds "))
+        .find_map(|line| line.strip_prefix(&format!("{gauge} ")))
         .unwrap()
         .parse()
         .unwrap();
@@ -389,4 +391,42 @@ fn a_future_date_a_wrong_mode_word_and_a_missing_rollout_file_are_unusable() {
         .output()
         .unwrap();
     assert_eq!(code(&out), 2);
+}
+
+/// The rollout files the schedulers use (deploy/systemd runs the backend's from a checkout,
+/// the Kubernetes CronJob mounts deploy/kubernetes/smoke-rollout.toml): each one the CLI
+/// accepts, declaring the three flags. A manual record reads the file without running its
+/// checks, which need a checkout or a cluster.
+#[test]
+fn the_committed_rollout_files_are_accepted_by_the_record() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for file in [
+        "examples/backend/ops/rollout.toml",
+        "deploy/kubernetes/smoke-rollout.toml",
+    ] {
+        let ledger = tempfile::tempdir().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_stanchion"))
+            .current_dir(&root)
+            .args(["smoke", "record", "--rollout", file, "--ledger"])
+            .arg(ledger.path())
+            .args(["--note", "rollout file check"])
+            .env_remove("AUTH_MODE")
+            .env_remove("SECRETS_VAULT_MODE")
+            .env_remove("GUARD_MODE")
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 0, "{file}: {}", text(&out.stderr));
+        let month = fs::read_dir(ledger.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .find(|path| path.extension().is_some_and(|e| e == "md"))
+            .unwrap();
+        let ledger_text = fs::read_to_string(month).unwrap();
+        assert!(
+            ledger_text.contains(
+                "AUTH_MODE=enforced(default) SECRETS_VAULT_MODE=off(default) GUARD_MODE=enforced(default)"
+            ),
+            "{file}:\n{ledger_text}"
+        );
+    }
 }

@@ -10,8 +10,8 @@
 //!   a total outage (burn-rate alerts alone cannot: a 1 h window at 14.4× takes minutes to
 //!   cross), and the operational alerts (target down, no tools enabled, a critical tool
 //!   disabled, configuration errors, refresh failing, a secret redacted from the service's
-//!   logs, envelope integrity). Every alert carries `severity`, `summary`, `remediation` and a
-//!   `runbook_url`.
+//!   logs, envelope integrity, the daily smoke evidence gone stale). Every alert carries
+//!   `severity`, `summary`, `remediation` and a `runbook_url`.
 //! - `rules.test.yml`: `promtool test rules` unit tests for every alert: fires when it should,
 //!   silent otherwise, the fast page by two minutes, the burn-rate page silent on a blip.
 //! - `dashboard.json`: a Grafana dashboard with the same expressions.
@@ -58,7 +58,7 @@ pub use crate::{
     catalogue::{Family, FamilyType, HTTP_BUCKETS, families},
     document::GENERATED_END,
     duration::Duration,
-    rules::{OPERATIONAL_RUNBOOKS, alert_names},
+    rules::{OPERATIONAL_RUNBOOKS, SMOKE_GAUGE, SMOKE_MAX_AGE_HOURS, alert_names},
     spec::{FastPage, Objective, Selector, Service, Sli, Spec, SpecError, TestSeries},
 };
 

@@ -17,7 +17,7 @@ pub(crate) const BURN_RATES: [(&str, u64, u64, f64); 3] = [
 ];
 
 /// The operational alerts' runbook files (under the service's `runbook_base_url`), by alert.
-pub const OPERATIONAL_RUNBOOKS: [(&str, &str); 7] = [
+pub const OPERATIONAL_RUNBOOKS: [(&str, &str); 8] = [
     ("TargetDown", "target-down.md"),
     ("NoToolsEnabled", "no-tools-enabled.md"),
     ("CriticalToolDisabled", "no-tools-enabled.md"),
@@ -25,7 +25,16 @@ pub const OPERATIONAL_RUNBOOKS: [(&str, &str); 7] = [
     ("ConfigurationRefreshFailing", "config-refresh-failing.md"),
     ("SecretRedactedFromLogs", "secret-in-logs.md"),
     ("EnvelopeIntegrityBreached", "envelope-integrity.md"),
+    ("SmokeEvidenceStale", "smoke-evidence-stale.md"),
 ];
+
+/// The gauge a strict passing `stanchion smoke record --checks` writes to a textfile
+/// (`production_hardening_smoke.prom`): the Unix time of that pass.
+pub const SMOKE_GAUGE: &str = "stanchion_smoke_last_success_timestamp_seconds";
+
+/// How old the last strict smoke pass may get before `SmokeEvidenceStale` fires: a day plus
+/// room for the timer's random delay and the run itself, so one slow run does not ticket.
+pub const SMOKE_MAX_AGE_HOURS: u64 = 26;
 
 /// Every alert name the rules define.
 pub fn alert_names() -> Vec<&'static str> {
@@ -266,6 +275,24 @@ pub(crate) fn operational(spec: &Spec) -> Vec<Alert> {
             "The guard is rewriting (or, in audit mode, passing) error responses that were not written as envelopes.",
             "Look at stanchion_guard_violations_total by status: the status points to the layer or handler that writes plain errors.",
         ),
+        // The smoke gauge is not scraped from the service's job: the CLI writes it to a file
+        // that node_exporter's textfile collector (or a Pushgateway, from the CronJob) serves
+        // under its own job and instance. So no `job="..."` matcher: every series that
+        // exists is a place recording the evidence, and each one going stale fires with its
+        // own labels; `absent` covers the evidence never having been published at all.
+        alert(
+            "SmokeEvidenceStale",
+            format!(
+                "time() - {SMOKE_GAUGE} > {SMOKE_MAX_AGE_HOURS} * 3600 or absent({SMOKE_GAUGE})"
+            ),
+            Some("10m"),
+            "ticket",
+            &format!("No strict smoke record has passed in the last {SMOKE_MAX_AGE_HOURS} hours"),
+            &format!(
+                "{SMOKE_GAUGE} is older than {SMOKE_MAX_AGE_HOURS} hours, or nothing exports it: the daily `stanchion smoke record --checks` stopped running or stopped passing, and the rollout's 7-day streak is breaking."
+            ),
+            "Run `stanchion smoke streak` on the ledger to see which day broke and why; check the last run of the record (systemd timer or CronJob) and the failing check in the ledger's last row.",
+        ),
     ]
 }
 
@@ -406,4 +433,116 @@ fn write_alert(out: &mut String, spec: &Spec, alert: &Alert) {
             spec.service.runbook_base_url, alert.runbook
         ))
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::family_of;
+
+    /// The metric names an expression selects: identifiers outside `{...}` and quotes that
+    /// look like the services' families (label names in `by (...)` never do).
+    fn metrics_in(expr: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        let (mut braces, mut quoted, mut word) = (0_usize, false, String::new());
+        for c in expr.chars().chain([' ']) {
+            if quoted {
+                quoted = c != '"';
+                continue;
+            }
+            if braces == 0 && (c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+                word.push(c);
+                continue;
+            }
+            let is_metric = ["stanchion_", "http_", "backend_", "process_"]
+                .iter()
+                .any(|prefix| word.starts_with(prefix))
+                || word == "up";
+            if is_metric {
+                names.push(std::mem::take(&mut word));
+            }
+            word.clear();
+            match c {
+                '{' => braces += 1,
+                '}' => braces -= 1,
+                '"' => quoted = true,
+                _ => {}
+            }
+        }
+        names
+    }
+
+    fn spec() -> Spec {
+        Spec::parse(
+            r#"
+            [service]
+            name = "shop"
+            job = "shop"
+            owner = "o"
+            on_call = "c"
+            runbook_base_url = "https://runbooks.example/"
+
+            [[objectives]]
+            name = "availability"
+            title = "Availability"
+            objective = 99.9
+            runbook = "availability.md"
+            remediation = "r"
+            errors = { metric = "http_server_request_duration_seconds_count", matchers = 'http_response_status_code=~"5.."' }
+            total = { metric = "http_server_request_duration_seconds_count" }
+            test = { good = 'http_response_status_code="200"', bad = 'http_response_status_code="503"' }
+            "#,
+        )
+        .expect("a valid spec")
+    }
+
+    /// The catalogue is what the backend serves (tests/tests/metrics_pass_promtool.rs scrapes
+    /// it); the smoke gauge alone comes from elsewhere: the CLI writes it to a textfile
+    /// (crates/stanchion-cli/tests/smoke.rs checks that name). A typo in any other name would
+    /// be an alert that can never fire.
+    #[test]
+    fn every_operational_alert_selects_a_served_family_or_the_smoke_gauge() {
+        let mut seen = 0;
+        for alert in operational(&spec()) {
+            let names = metrics_in(&alert.expr);
+            assert!(!names.is_empty(), "{}: {}", alert.name, alert.expr);
+            for name in names {
+                seen += 1;
+                assert!(
+                    family_of(&name).is_some() || name == SMOKE_GAUGE,
+                    "{} selects {name}, which no service serves",
+                    alert.name
+                );
+            }
+        }
+        assert!(seen >= OPERATIONAL_RUNBOOKS.len(), "{seen}");
+        // The reader itself: a label inside braces or `by (...)` is not a metric.
+        assert_eq!(
+            metrics_in(
+                r#"sum by (job, rule) (increase(stanchion_x_total{job="a", y=~"b|c"}[5m])) / up"#
+            ),
+            ["stanchion_x_total", "up"]
+        );
+        assert_eq!(
+            metrics_in("stanchion_typo_total > 0"),
+            ["stanchion_typo_total"]
+        );
+        assert!(family_of("stanchion_typo_total").is_none());
+    }
+
+    #[test]
+    fn smoke_evidence_stale_fires_on_age_or_absence_with_no_job_matcher() {
+        let alerts = operational(&spec());
+        let alert = alerts
+            .iter()
+            .find(|a| a.name == "SmokeEvidenceStale")
+            .expect("generated");
+        assert_eq!(
+            alert.expr,
+            "time() - stanchion_smoke_last_success_timestamp_seconds > 26 * 3600 \
+             or absent(stanchion_smoke_last_success_timestamp_seconds)"
+        );
+        assert_eq!(alert.severity, "ticket");
+        assert_eq!(alert.runbook, "smoke-evidence-stale.md");
+    }
 }

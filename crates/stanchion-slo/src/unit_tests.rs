@@ -9,7 +9,7 @@
 use std::{collections::BTreeMap, fmt::Write as _};
 
 use crate::{
-    rules::{Alert, operational, q, selector, slo_alerts},
+    rules::{Alert, SMOKE_GAUGE, operational, q, selector, slo_alerts},
     spec::{Objective, Sli, Spec},
 };
 
@@ -375,5 +375,39 @@ fn write_operational(out: &mut String, spec: &Spec) {
         "0.5% of error responses without an envelope stays silent",
         &[(errors, "0+600x20"), (violations, "0+3x20")],
         &[("15m", "EnvelopeIntegrityBreached", None)],
+    );
+
+    // The gauge holds the Unix time of the last strict pass; promtool's clock starts at 0, so
+    // a value of 86400 is a pass at the start of day 2. Two hosts record: smoke-a passes every
+    // day, smoke-b passes on days 1 and 2 and then stops. smoke-b's last pass (86400 s) gets
+    // older than 26 h (93600 s) at 180000 s = minute 3000 and fires 10 minutes later; smoke-a
+    // is never more than a day old.
+    let smoke = |instance: &str| format!("{SMOKE_GAUGE}{{job=\"node\", instance=\"{instance}\"}}");
+    case(
+        "SmokeEvidenceStale: the record that stops passing, beside one that keeps passing",
+        &[
+            (smoke("smoke-a:9100"), "0x1439 86400x1439 172800x300"),
+            (smoke("smoke-b:9100"), "0x1439 86400x1739"),
+        ],
+        &[
+            ("1500m", "SmokeEvidenceStale", None),
+            ("2990m", "SmokeEvidenceStale", None),
+            (
+                "3015m",
+                "SmokeEvidenceStale",
+                Some((
+                    vec![("instance", "smoke-b:9100".into()), ("job", "node".into())],
+                    "",
+                )),
+            ),
+        ],
+    );
+    case(
+        "SmokeEvidenceStale: no strict smoke record was ever published",
+        &[(s("up", &["instance=\"backend:8080\""]), "1x20")],
+        &[
+            ("5m", "SmokeEvidenceStale", None),
+            ("15m", "SmokeEvidenceStale", Some((vec![], ""))),
+        ],
     );
 }

@@ -1,6 +1,6 @@
-//! The programs operators run (promtool, Prometheus, Alertmanager, amtool), for tests: find
-//! them (a loud skip when missing, a failure under `CI=true`), give them loopback ports, stop
-//! them when the test ends.
+//! The programs operators run (promtool, Prometheus, Alertmanager, amtool, systemd-analyze),
+//! for tests: find them (a loud skip when missing, a failure under `CI=true`), give them
+//! loopback ports, stop them when the test ends.
 
 use std::{
     path::{Path, PathBuf},
@@ -22,6 +22,7 @@ pub fn program(name: &str) -> Option<PathBuf> {
     if found.is_none() {
         let package = match name {
             "prometheus-alertmanager" | "amtool" => "prometheus-alertmanager",
+            "systemd-analyze" => "systemd",
             _ => "prometheus",
         };
         assert!(
