@@ -38,6 +38,7 @@ async fn promtool_finds_nothing_to_lint_on_either_services_metrics() {
                     ("up", "Prometheus adds it"),
                     ("stanchion_config_load_errors_total", "a failed load"),
                     ("stanchion_config_refresh_duration_seconds", "a refresh"),
+                    ("stanchion_rollout_switches_total", "a rollout mode switch"),
                 ];
                 if only_after.iter().any(|(name, _)| *name == family.name) {
                     continue;

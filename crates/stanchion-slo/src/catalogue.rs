@@ -58,6 +58,8 @@ const FAMILIES: &[Family] = &[
     ),
     family("stanchion_config_secret_local_fallbacks", FamilyType::Gauge),
     family("stanchion_rollout_mode", FamilyType::Gauge),
+    family("stanchion_rollout_decisions_total", FamilyType::Counter),
+    family("stanchion_rollout_switches_total", FamilyType::Counter),
     family(
         "backend_auth_verification_failures_total",
         FamilyType::Counter,

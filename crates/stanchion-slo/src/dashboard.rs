@@ -154,11 +154,22 @@ pub(crate) fn panels(spec: &Spec) -> Vec<Panel> {
         ],
     ));
     panels.push((
-        "Rollout modes".into(),
+        "Rollout modes (1 = the mode in effect)".into(),
         "none",
         vec![(
             s("stanchion_rollout_mode", &[]),
-            "{{feature}}={{mode}}".into(),
+            "{{flag}}={{mode}}".into(),
+        )],
+    ));
+    panels.push((
+        "Rollout decisions by flag and outcome".into(),
+        "reqps",
+        vec![(
+            format!(
+                "sum by (flag, outcome) (rate({}[5m]))",
+                s("stanchion_rollout_decisions_total", &[])
+            ),
+            "{{flag}} {{outcome}}".into(),
         )],
     ));
     panels.push((
