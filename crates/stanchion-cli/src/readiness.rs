@@ -495,7 +495,7 @@ fn service_items(url: &str, snapshot: Option<&Snapshot>, items: &mut Vec<Item>) 
         detail: format!(
             "last refresh {}; {failures} failed since start",
             match last_ok {
-                Some(v) if v == 1.0 => "succeeded",
+                Some(1.0) => "succeeded",
                 Some(_) => "FAILED (the service runs on its last good configuration)",
                 None => "not reported",
             }

@@ -156,10 +156,7 @@ pub(crate) fn panels(spec: &Spec) -> Vec<Panel> {
     panels.push((
         "Rollout modes (1 = the mode in effect)".into(),
         "none",
-        vec![(
-            s("stanchion_rollout_mode", &[]),
-            "{{flag}}={{mode}}".into(),
-        )],
+        vec![(s("stanchion_rollout_mode", &[]), "{{flag}}={{mode}}".into())],
     ));
     panels.push((
         "Rollout decisions by flag and outcome".into(),
