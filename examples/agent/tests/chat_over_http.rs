@@ -281,3 +281,64 @@ async fn a_remote_provider_gets_the_key_and_its_connect_failure_has_its_own_code
         "the key leaked"
     );
 }
+
+#[tokio::test]
+async fn guard_mode_comes_from_the_configuration_and_shadow_passes_plain_errors_through() {
+    // Enforced (the registry's default): the router's plain 405 leaves as an envelope.
+    let (agent, _logs) = start(&[]);
+    let get_chat = || {
+        http::Request::get("/v1/chat")
+            .body(Full::new(Bytes::new()))
+            .expect("request")
+    };
+    let reply = send(&agent, get_chat()).await;
+    assert_eq!(reply.status, 405);
+    assert_eq!(
+        reply.body["error"]["code"], "METHOD_NOT_ALLOWED",
+        "{}",
+        reply.text
+    );
+
+    // Shadow: the same response passes unchanged, and the would-be rewrite is counted.
+    let (agent, logs) = start(&[("GUARD_MODE", "shadow")]);
+    let reply = send(&agent, get_chat()).await;
+    assert_eq!(reply.status, 405);
+    assert!(reply.body.is_null(), "passed through: {}", reply.text);
+    let metrics = send(
+        &agent,
+        http::Request::get("/metrics")
+            .body(Full::new(Bytes::new()))
+            .expect("request"),
+    )
+    .await;
+    assert!(
+        metrics.text.contains(
+            r#"stanchion_rollout_decisions_total{flag="GUARD_MODE",outcome="would_deny"} 1"#
+        ),
+        "{}",
+        metrics.text
+    );
+    assert!(
+        metrics
+            .text
+            .contains(r#"stanchion_rollout_mode{flag="GUARD_MODE",mode="shadow"} 1"#),
+        "{}",
+        metrics.text
+    );
+    assert!(
+        logs.json_lines().iter().any(|line| line["message"]
+            == "error response without an envelope (passed through in shadow mode)"),
+        "{}",
+        logs.contents()
+    );
+
+    // The old word is refused at start, naming the accepted ones.
+    let error = AgentConfig::from_vars([("AGENT_ADDR", "127.0.0.1:0"), ("GUARD_MODE", "audit")])
+        .expect_err("refused");
+    assert!(
+        error
+            .to_string()
+            .contains("GUARD_MODE: `audit` is not a rollout mode; use off, shadow or enforced"),
+        "{error}"
+    );
+}
