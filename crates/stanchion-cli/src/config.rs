@@ -183,6 +183,23 @@ impl SourceArgs {
     }
 
     pub(crate) fn load(&self, redactor: &Redactor) -> Result<Snapshot, LoadError> {
+        // A directory that does not exist would read as "every file absent": a typo would
+        // look like an empty configuration. It is unusable input instead.
+        for (setting, dir) in [
+            ("--dir", Some(&self.dir)),
+            ("--secrets-dir", self.secrets_dir.as_ref()),
+        ] {
+            if let Some(dir) = dir
+                && !dir.is_dir()
+            {
+                // Worded so the flag is not a `key: value` pair (the redactor would take
+                // `--secrets-dir: PATH` for a secret).
+                return Err(LoadError::Setting {
+                    setting: "directory".to_owned(),
+                    message: format!("{} (given with {setting}) does not exist", dir.display()),
+                });
+            }
+        }
         // The real process environment is read (never written): that is what the service sees.
         // Every secret read is registered, so its value is redacted wherever else it shows.
         let mut loader = ConfigLoader::from_registry_file(&self.registry)

@@ -492,3 +492,31 @@ secrets = ["SEARCH_KEY"]
     assert!(run.stderr.contains("no tool"), "{}", run.stderr);
     assert!(!run.stderr.contains(&github[4..]), "{}", run.stderr);
 }
+
+#[test]
+fn a_directory_that_does_not_exist_is_unusable_input_named() {
+    let dir = fixture("SEARCH_URL=https://search.example\n");
+    for (flag, value) in [("--dir", "no-such-dir"), ("--secrets-dir", "no/secrets")] {
+        let run = stanchion(
+            dir.path(),
+            &[],
+            &["config", "check", "--registry", "tools.toml", flag, value],
+        );
+        assert_eq!(run.code, 2, "{flag}: {}", run.stdout);
+        assert!(
+            run.stderr.contains(&format!(
+                "directory: {value} (given with {flag}) does not exist"
+            )),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+    }
+    // The directory given exists: the same command works.
+    let run = stanchion(
+        dir.path(),
+        &[],
+        &["config", "check", "--registry", "tools.toml", "--dir", "."],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}

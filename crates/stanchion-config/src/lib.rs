@@ -93,8 +93,8 @@ pub use crate::{
     registry::{Registry, RegistryError, ToolSpec, Validation},
     service::{ConfigService, RefreshError, RefreshReport, SnapshotRef, UnknownFlag},
     snapshot::{
-        DotenvFile, Explanation, Flip, Reason, ReasonKind, RefreshId, Snapshot, ToolStatus,
-        Variable,
+        CriticalToolDisabled, DotenvFile, Explanation, Flip, Reason, ReasonKind, RefreshId,
+        Snapshot, ToolStatus, Variable,
     },
     source::{Candidate, Fingerprint, FingerprintKey, Origin, SecretSink, SourceKind},
 };

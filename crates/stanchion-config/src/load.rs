@@ -140,6 +140,13 @@ impl ConfigLoader {
         Self::with_source(RegistrySource::File(path.into()))
     }
 
+    /// The convention of a service's configuration directory: the registry `dir/tools.toml`
+    /// (read again on every refresh) and the `.env*` files in `dir`.
+    pub fn from_dir(dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
+        Self::from_registry_file(dir.join("tools.toml")).with_dir(dir)
+    }
+
     fn with_source(registry: RegistrySource) -> Self {
         Self {
             registry,

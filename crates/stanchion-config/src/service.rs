@@ -20,9 +20,29 @@ use crate::{
 /// Holds the current [`Snapshot`] and refreshes it.
 ///
 /// Readers call [`snapshot`](Self::snapshot): an `ArcSwap` load, no lock, never blocked by a
-/// refresh. A refresh that fails keeps the last good snapshot and counts the failure.
-#[derive(Debug)]
+/// refresh. A refresh that fails keeps the last good snapshot and counts the failure. Cheap to
+/// clone: every clone shares one current snapshot (pass it to routes, health checks, gates).
+#[derive(Clone, Debug)]
 pub struct ConfigService {
+    pub(crate) inner: Arc<Shared>,
+}
+
+/// A service held in an `Arc` (as before it was `Clone`) is the same service.
+impl From<Arc<ConfigService>> for ConfigService {
+    fn from(service: Arc<ConfigService>) -> Self {
+        Self::clone(&service)
+    }
+}
+
+impl From<&Arc<ConfigService>> for ConfigService {
+    fn from(service: &Arc<ConfigService>) -> Self {
+        Self::clone(service)
+    }
+}
+
+/// What every clone of a [`ConfigService`] shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
     loader: ConfigLoader,
     current: ArcSwap<Snapshot>,
     /// Serializes refreshes (on demand and from the watcher); readers never take it.
@@ -46,11 +66,13 @@ impl ConfigService {
                 "rollout mode");
         }
         Ok(Self {
-            loader,
-            current: ArcSwap::from_pointee(first),
-            refresh_lock: Mutex::new(()),
-            failures: AtomicU64::new(0),
-            last_successful: AtomicBool::new(true),
+            inner: Arc::new(Shared {
+                loader,
+                current: ArcSwap::from_pointee(first),
+                refresh_lock: Mutex::new(()),
+                failures: AtomicU64::new(0),
+                last_successful: AtomicBool::new(true),
+            }),
         })
     }
 
@@ -63,36 +85,35 @@ impl ConfigService {
     /// every scrape, so nothing recorded before is lost. Refresh durations are samples, not
     /// state: only those taken after the recorder is installed are counted.
     pub fn record_metrics(&self) {
-        crate::telemetry::record_snapshot(&self.current.load());
+        crate::telemetry::record_snapshot(&self.inner.current.load());
         crate::telemetry::record_refresh_state(
-            self.last_successful.load(Ordering::Relaxed),
-            self.failures.load(Ordering::Relaxed),
+            self.inner.last_successful.load(Ordering::Relaxed),
+            self.inner.failures.load(Ordering::Relaxed),
         );
     }
 
     /// The current snapshot (lock-free), to keep as long as needed.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.current.load_full()
+        self.inner.current.load_full()
     }
 
     /// A short-lived view of the current snapshot for one quick read (`is_enabled`, a value):
     /// lock-free and, unlike [`snapshot`](Self::snapshot), usually without touching the
     /// reference count. Hold it briefly: many live views make later reads slower.
     pub fn current(&self) -> SnapshotRef {
-        SnapshotRef(self.current.load())
+        SnapshotRef(self.inner.current.load())
     }
 
     /// A rollout gate for `flag` that reads the flag's mode from the current snapshot at every
     /// decision, so a refresh (SIGHUP, the file watcher) switches it without a restart.
     ///
     /// ```
-    /// use std::sync::Arc;
     /// use stanchion_config::{ConfigLoader, ConfigService, Registry, RolloutMode};
     ///
     /// let registry = Registry::from_toml_str("[flags.AUTH_MODE]\ndefault = \"shadow\"\n")?;
-    /// let service = Arc::new(ConfigService::start(
+    /// let service = ConfigService::start(
     ///     ConfigLoader::new(registry).with_process_env([("AUTH_MODE", "enforced")]),
-    /// )?);
+    /// )?;
     /// let gate = service.gate("AUTH_MODE")?;
     /// assert_eq!(gate.mode(), RolloutMode::Enforced);
     /// assert!(service.gate("AUTH_MOD").is_err()); // a typo is an error, not a default
@@ -102,8 +123,8 @@ impl ConfigService {
     /// # Errors
     ///
     /// The registry does not declare `flag` (a misspelt flag would otherwise never switch).
-    pub fn gate(self: &Arc<Self>, flag: &'static str) -> Result<Gate, UnknownFlag> {
-        let snapshot = self.current.load();
+    pub fn gate(&self, flag: &'static str) -> Result<Gate, UnknownFlag> {
+        let snapshot = self.inner.current.load();
         let default = snapshot
             .flags()
             .iter()
@@ -117,23 +138,28 @@ impl ConfigService {
                     .map(|f| f.name().to_owned())
                     .collect(),
             })?;
-        let service = Arc::clone(self);
+        let service = self.clone();
         // Every snapshot of this service comes from the same registry, so the flag stays
         // declared; the fallback only covers a registry file edited to drop it, which a
         // refresh would then have to load (the last mode read stays in effect).
         Ok(Gate::new(flag, move || {
-            service.current.load().mode(flag).unwrap_or(default)
+            service.inner.current.load().mode(flag).unwrap_or(default)
         }))
     }
 
     /// The loader this service refreshes with.
     pub fn loader(&self) -> &ConfigLoader {
-        &self.loader
+        &self.inner.loader
+    }
+
+    /// Whether the last load or refresh succeeded (a failed one keeps the last good snapshot).
+    pub fn last_refresh_successful(&self) -> bool {
+        self.inner.last_successful.load(Ordering::Relaxed)
     }
 
     /// How many refreshes failed since start.
     pub fn refresh_failures(&self) -> u64 {
-        self.failures.load(Ordering::Relaxed)
+        self.inner.failures.load(Ordering::Relaxed)
     }
 
     /// Reload every source now. On success the new snapshot replaces the old one and the
@@ -144,14 +170,15 @@ impl ConfigService {
     /// The load error, with the refresh ID and the snapshot kept.
     pub fn refresh(&self) -> Result<RefreshReport, RefreshError> {
         let _serial = self
+            .inner
             .refresh_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let id = self.loader.next_id();
+        let id = self.inner.loader.next_id();
         let span = tracing::info_span!(target: "stanchion_config", "stanchion_config.refresh", refresh_id = %id);
         let _entered = span.enter();
         let started = Instant::now();
-        let result = self.loader.load_as(id);
+        let result = self.inner.loader.load_as(id);
         let duration = started.elapsed();
         metrics::histogram!(crate::metric_names::REFRESH_DURATION_SECONDS)
             .record(duration.as_secs_f64());
@@ -159,15 +186,18 @@ impl ConfigService {
         match result {
             Ok(snapshot) => {
                 let (flipped, switches) = {
-                    let before = self.current.load();
+                    let before = self.inner.current.load();
                     (
                         before.flipped(&snapshot),
                         switches(before.flags(), snapshot.flags()),
                     )
                 };
-                self.current.store(Arc::new(snapshot));
-                self.last_successful.store(true, Ordering::Relaxed);
-                crate::telemetry::record_refresh_state(true, self.failures.load(Ordering::Relaxed));
+                self.inner.current.store(Arc::new(snapshot));
+                self.inner.last_successful.store(true, Ordering::Relaxed);
+                crate::telemetry::record_refresh_state(
+                    true,
+                    self.inner.failures.load(Ordering::Relaxed),
+                );
                 for flip in &flipped {
                     tracing::info!(target: "stanchion_config", refresh_id = %id, tool = %flip.slug,
                         enabled = flip.enabled, "tool flipped");
@@ -193,10 +223,10 @@ impl ConfigService {
                 })
             }
             Err(error) => {
-                let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
-                self.last_successful.store(false, Ordering::Relaxed);
+                let failures = self.inner.failures.fetch_add(1, Ordering::Relaxed) + 1;
+                self.inner.last_successful.store(false, Ordering::Relaxed);
                 crate::telemetry::record_refresh_state(false, failures);
-                let kept = self.current.load().refresh_id();
+                let kept = self.inner.current.load().refresh_id();
                 tracing::error!(target: "stanchion_config", refresh_id = %id, duration_ms,
                     kept = %kept, kind = error.kind(), error = %error,
                     "configuration refresh failed; keeping the last good snapshot");

@@ -288,6 +288,21 @@ impl DotenvFile {
     }
 }
 
+/// A critical tool is disabled in this environment: see [`Snapshot::require_critical`]. The
+/// message names the tool, the environment and every reason (variables and files, never
+/// values).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("critical tool `{tool}` is disabled in environment `{env}`: {}", reasons.join("; "))]
+#[non_exhaustive]
+pub struct CriticalToolDisabled {
+    /// The tool's slug.
+    pub tool: String,
+    /// The environment.
+    pub env: String,
+    /// Every reason, as `KIND: message`.
+    pub reasons: Vec<String>,
+}
+
 /// An immutable result of one load: share it, read it without locks.
 #[derive(Clone, Debug)]
 pub struct Snapshot {
@@ -386,6 +401,25 @@ impl Snapshot {
         self.tools
             .iter()
             .filter(|tool| tool.critical && tool.allowed_here && !tool.is_enabled())
+    }
+
+    /// `Err` naming the first critical tool allowed in this environment that is disabled,
+    /// with every reason: what `critical = true` means. A service refuses to start on it
+    /// (after [`ConfigService::start`](crate::ConfigService::start)) and reports not ready
+    /// when a refresh turns it (the facade's `Health::with_config`).
+    ///
+    /// # Errors
+    ///
+    /// [`CriticalToolDisabled`] for the first such tool.
+    pub fn require_critical(&self) -> Result<(), CriticalToolDisabled> {
+        match self.critical_failures().next() {
+            Some(tool) => Err(CriticalToolDisabled {
+                tool: tool.slug().to_owned(),
+                env: self.env.clone(),
+                reasons: tool.reasons().iter().map(ToString::to_string).collect(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The `stanchion config check` verdict: at least one tool enabled, and every critical

@@ -94,7 +94,7 @@ impl ConfigService {
     /// # Errors
     ///
     /// The platform watcher cannot be created or a directory cannot be watched.
-    pub fn watch(self: &Arc<Self>) -> Result<WatchHandle, WatchError> {
+    pub fn watch(&self) -> Result<WatchHandle, WatchError> {
         let loader = self.loader();
         let dotenv_dir = loader.dir().to_owned();
         let mut any_file_dirs = BTreeSet::new();
@@ -141,7 +141,7 @@ impl ConfigService {
                 })?;
             watched.push(dir);
         }
-        let service = Arc::downgrade(self);
+        let service = Arc::downgrade(&self.inner);
         let relevant = move |event: notify::Result<notify::Event>| match event {
             Ok(event) => is_change(&event.kind) && event.paths.iter().any(|p| interest.wants(p)),
             // A watcher error (e.g. queue overflow) may hide a change: refresh to be safe.
@@ -162,9 +162,10 @@ impl ConfigService {
                     if !wanted {
                         continue;
                     }
-                    let Some(service) = service.upgrade() else {
+                    let Some(inner) = service.upgrade() else {
                         return;
                     };
+                    let service = ConfigService { inner };
                     // Failures are logged, counted and keep the last good snapshot.
                     let _outcome = service.refresh();
                 }

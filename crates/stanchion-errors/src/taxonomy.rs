@@ -104,20 +104,24 @@ impl Taxonomy {
         out
     }
 
-    /// The lockfile text: one line per code, `NAME STATUS retryable|final`, sorted by name.
+    /// The lockfile text: one line per code, `NAME STATUS retryable|final
+    /// forwardable|internal`, sorted by name. `forwardable` is locked because turning it off
+    /// changes what a proxy's callers receive (a relayed 429 becomes a 502).
     pub fn to_lock(&self) -> String {
         let mut out = format!(
-            "# Error-code lock: every code this service has shipped, with its status.\n\
-             # A removed code or a changed status fails the lock check. Regenerate on purpose\n\
-             # with `{BLESS_ENV}=1 cargo test` and let reviewers see the diff.\n"
+            "# Error-code lock: every code this service has shipped, with its status, retry\n\
+             # class and whether a proxy forwards it. A removed code or a changed status, retry\n\
+             # class or forwarding fails the lock check. Regenerate on purpose with\n\
+             # `{BLESS_ENV}=1 cargo test` and let reviewers see the diff.\n"
         );
         for code in self.iter() {
             let _ = writeln!(
                 out,
-                "{} {} {}",
+                "{} {} {} {}",
                 code.name(),
                 code.status_u16(),
-                retry_word(code.is_retryable())
+                retry_word(code.is_retryable()),
+                forward_word(code.is_forwardable())
             );
         }
         out
@@ -142,8 +146,9 @@ impl Taxonomy {
             (current != expected).then(|| {
                 format!(
                     "{} is stale: it does not match the taxonomy. Regenerate it with \
-                     `{BLESS_ENV}=1 cargo test` and commit the result.",
-                    path.display()
+                     `{BLESS_ENV}=1 cargo test` and commit the result. The difference:\n{}",
+                    path.display(),
+                    line_difference(current, &expected)
                 )
             })
         })
@@ -200,6 +205,40 @@ fn yes_no(value: bool) -> &'static str {
 
 fn retry_word(retryable: bool) -> &'static str {
     if retryable { "retryable" } else { "final" }
+}
+
+fn forward_word(forwardable: bool) -> &'static str {
+    if forwardable {
+        "forwardable"
+    } else {
+        "internal"
+    }
+}
+
+/// The lines only in `current` (`-`) and only in `expected` (`+`), in order, at most 20: what a
+/// reviewer needs to see why a generated file is stale without running a diff tool.
+fn line_difference(current: &str, expected: &str) -> String {
+    const SHOWN: usize = 20;
+    let current_lines: Vec<&str> = current.lines().collect();
+    let expected_lines: Vec<&str> = expected.lines().collect();
+    let removed = current_lines
+        .iter()
+        .filter(|line| !expected_lines.contains(line))
+        .map(|line| format!("- {line}"));
+    let added = expected_lines
+        .iter()
+        .filter(|line| !current_lines.contains(line))
+        .map(|line| format!("+ {line}"));
+    let mut lines: Vec<String> = removed.chain(added).collect();
+    if lines.is_empty() {
+        lines.push("  (the same lines in another order, or line endings differ)".to_owned());
+    }
+    let more = lines.len().saturating_sub(SHOWN);
+    lines.truncate(SHOWN);
+    if more > 0 {
+        lines.push(format!("  ... and {more} more lines"));
+    }
+    lines.join("\n")
 }
 
 fn table_cell(text: &str) -> String {
@@ -286,6 +325,9 @@ pub struct LockDiff {
     pub changed: Vec<String>,
     /// Codes not in the lock yet (not breaking, but the lock must record them).
     pub added: Vec<String>,
+    /// Codes whose lock line predates the forwarding column (`NAME STATUS retry`): nothing
+    /// to compare, but the lock must record it.
+    pub unrecorded: Vec<String>,
 }
 
 impl LockDiff {
@@ -307,6 +349,19 @@ impl LockDiff {
                     retry_word(before.retryable),
                     retry_word(after.retryable)
                 )),
+                Some(LockEntry {
+                    forwardable: Some(after),
+                    ..
+                }) if before.forwardable.is_some_and(|before| before != *after) => {
+                    diff.changed.push(format!(
+                        "{name}: {} -> {}",
+                        forward_word(!after),
+                        forward_word(*after)
+                    ));
+                }
+                Some(after) if before.forwardable.is_none() || after.forwardable.is_none() => {
+                    diff.unrecorded.push(name.clone());
+                }
                 Some(_) => {}
             }
         }
@@ -320,7 +375,10 @@ impl LockDiff {
 
     /// Whether the taxonomy matches the lock.
     pub fn is_empty(&self) -> bool {
-        self.removed.is_empty() && self.changed.is_empty() && self.added.is_empty()
+        self.removed.is_empty()
+            && self.changed.is_empty()
+            && self.added.is_empty()
+            && self.unrecorded.is_empty()
     }
 
     /// Whether a client that knew the locked codes could break.
@@ -345,6 +403,13 @@ impl fmt::Display for LockDiff {
         for name in &self.added {
             write!(f, " new code {name} (not breaking);")?;
         }
+        if !self.unrecorded.is_empty() {
+            write!(
+                f,
+                " forwarding not recorded for {} (a lock from before the column);",
+                self.unrecorded.join(", ")
+            )?;
+        }
         write!(
             f,
             " if this is on purpose, regenerate the lock with `{BLESS_ENV}=1 cargo test` and \
@@ -356,6 +421,8 @@ impl fmt::Display for LockDiff {
 struct LockEntry {
     status: u16,
     retryable: bool,
+    /// `None` on a line from before the forwarding column.
+    forwardable: Option<bool>,
 }
 
 fn parse_lock(text: &str) -> Result<BTreeMap<String, LockEntry>, LockParseError> {
@@ -367,10 +434,20 @@ fn parse_lock(text: &str) -> Result<BTreeMap<String, LockEntry>, LockParseError>
         }
         let bad = || LockParseError { line: index + 1 };
         let mut words = line.split_whitespace();
-        let (Some(name), Some(status), Some(retry), None) =
-            (words.next(), words.next(), words.next(), words.next())
-        else {
+        let (Some(name), Some(status), Some(retry), forward, None) = (
+            words.next(),
+            words.next(),
+            words.next(),
+            words.next(),
+            words.next(),
+        ) else {
             return Err(bad());
+        };
+        let forwardable = match forward {
+            None => None,
+            Some("forwardable") => Some(true),
+            Some("internal") => Some(false),
+            Some(_) => return Err(bad()),
         };
         let status = status.parse::<u16>().map_err(|_| bad())?;
         let retryable = match retry {
@@ -378,14 +455,23 @@ fn parse_lock(text: &str) -> Result<BTreeMap<String, LockEntry>, LockParseError>
             "final" => false,
             _ => return Err(bad()),
         };
-        entries.insert(name.to_owned(), LockEntry { status, retryable });
+        entries.insert(
+            name.to_owned(),
+            LockEntry {
+                status,
+                retryable,
+                forwardable,
+            },
+        );
     }
     Ok(entries)
 }
 
 /// A lockfile line is not `NAME STATUS retryable|final`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("line {line} of the error-code lock is not `NAME STATUS retryable|final`")]
+#[error(
+    "line {line} of the error-code lock is not `NAME STATUS retryable|final forwardable|internal`"
+)]
 pub struct LockParseError {
     line: usize,
 }
@@ -499,16 +585,37 @@ mod tests {
     }
 
     #[test]
-    fn lock_lines_must_have_three_words() {
+    fn lock_lines_have_three_or_four_words() {
         for bad in [
             "NOT_FOUND",
             "NOT_FOUND 404",
             "NOT_FOUND x final",
             "NOT_FOUND 404 maybe",
             "A 1 final extra",
+            "A 1 final internal more",
         ] {
             assert!(parse_lock(bad).is_err(), "{bad:?} should not parse");
         }
         assert!(parse_lock("# comment\n\nNOT_FOUND 404 final\n").is_ok());
+        assert!(parse_lock("NOT_FOUND 404 final internal\n").is_ok());
+    }
+
+    #[test]
+    fn turning_forwardable_off_is_a_breaking_change_and_an_old_lock_must_be_regenerated() {
+        let before = "LIMIT 429 retryable forwardable\n";
+        let after = "LIMIT 429 retryable internal\n";
+        let diff = LockDiff::between(before, after).unwrap();
+        assert!(diff.is_breaking(), "{diff}");
+        assert_eq!(diff.changed, ["LIMIT: forwardable -> internal"]);
+        let legacy = LockDiff::between("LIMIT 429 retryable\n", after).unwrap();
+        assert!(!legacy.is_breaking());
+        assert_eq!(legacy.unrecorded, ["LIMIT"]);
+        assert!(!legacy.is_empty(), "the lock must record the column");
+    }
+
+    #[test]
+    fn a_stale_table_shows_the_lines_that_differ() {
+        let shown = line_difference("# T\n| A | 404 |\n", "# T\n| A | 410 |\n| B | 500 |\n");
+        assert_eq!(shown, "- | A | 404 |\n+ | A | 410 |\n+ | B | 500 |");
     }
 }

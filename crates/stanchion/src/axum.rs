@@ -16,8 +16,27 @@ pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 impl Health {
     /// A router serving `GET /livez` (liveness), `GET /readyz` (readiness) and `GET /health`
     /// (the same as `/readyz`). Merge it into the service's router before adding the
-    /// [`crate::Stack`], so probes get request IDs and access logs too.
-    pub fn routes(self) -> Router {
+    /// [`crate::Stack`], so probes get request IDs and access logs too. Generic over the
+    /// router's state, so it merges before or after `with_state`:
+    ///
+    /// ```
+    /// use axum::{Router, extract::State, routing::get};
+    /// use stanchion::{Health, Metrics};
+    ///
+    /// #[derive(Clone)]
+    /// struct App { name: &'static str }
+    ///
+    /// let app: Router = Router::new()
+    ///     .route("/name", get(|State(app): State<App>| async move { app.name }))
+    ///     .merge(Health::new().routes())          // a Router<App>, merged before with_state
+    ///     .merge(Metrics::for_current_thread().route())
+    ///     .with_state(App { name: "jobs" });
+    /// # drop(app);
+    /// ```
+    pub fn routes<S>(self) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
         let live = self.clone();
         let ready = self.clone();
         let health = self;
@@ -47,11 +66,15 @@ impl IntoResponse for HealthReport {
 }
 
 impl Metrics {
-    /// A router serving `GET /metrics` in the Prometheus text format.
+    /// A router serving `GET /metrics` in the Prometheus text format; generic over the
+    /// router's state like [`Health::routes`].
     ///
     /// SECURITY: metric labels are bounded and carry no secret, but the endpoint reveals
     /// routes and error rates; expose it on an internal listener or behind the edge.
-    pub fn route(self) -> Router {
+    pub fn route<S>(self) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
         Router::new().route(
             "/metrics",
             get(move || {

@@ -180,6 +180,58 @@ impl Health {
         })
     }
 
+    /// Adds the configuration's readiness checks: `config` (`pass` while the last refresh
+    /// succeeded; `warn` when it failed and the service runs on its last good snapshot) and
+    /// `tools` (`fail` while a critical tool allowed in this environment is disabled, naming
+    /// it with its reasons' kinds and variables: what `critical = true` promises). Both read the current snapshot on
+    /// every probe, so a refresh that disables a critical tool takes the instance out of
+    /// rotation.
+    pub fn with_config(self, config: impl Into<stanchion_config::ConfigService>) -> Self {
+        let config = config.into();
+        let tools = config.clone();
+        self.with_check("config", move || {
+            let failures = config.refresh_failures();
+            let ok = config.last_refresh_successful();
+            async move {
+                if ok {
+                    CheckResult::pass()
+                } else {
+                    CheckResult::warn(format!(
+                        "the last configuration refresh failed ({failures} since start); \
+                         running on the last good snapshot"
+                    ))
+                }
+            }
+        })
+        .with_check("tools", move || {
+            // SECURITY: a health report is public; it names the tools and the kinds of their
+            // reasons with the variables, never the messages (they name files and the places
+            // searched): operators read those with `stanchion config explain`.
+            let snapshot = tools.snapshot();
+            let disabled: Vec<String> = snapshot
+                .critical_failures()
+                .map(|tool| {
+                    let reasons: Vec<String> = tool
+                        .reasons()
+                        .iter()
+                        .map(|reason| match reason.variable() {
+                            Some(variable) => format!("{} {variable}", reason.kind().as_str()),
+                            None => reason.kind().as_str().to_owned(),
+                        })
+                        .collect();
+                    format!("{} ({})", tool.slug(), reasons.join(", "))
+                })
+                .collect();
+            async move {
+                if disabled.is_empty() {
+                    CheckResult::pass()
+                } else {
+                    CheckResult::fail(format!("critical tools disabled: {}", disabled.join("; ")))
+                }
+            }
+        })
+    }
+
     /// Sets the time each check may take.
     pub fn with_check_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;

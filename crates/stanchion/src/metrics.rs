@@ -72,7 +72,7 @@ pub struct Metrics {
 
 #[derive(Default)]
 struct Sources {
-    config: Option<Arc<ConfigService>>,
+    config: Option<ConfigService>,
     redactor: Option<Redactor>,
     build_info: Option<(String, String)>,
     process: Option<metrics_process::Collector>,
@@ -177,8 +177,8 @@ impl Metrics {
     /// Replays `config`'s state ([`ConfigService::record_metrics`]) on every render: the tool
     /// gauges, the reasons by kind, the refresh state and failures, the rollout mode.
     #[must_use]
-    pub fn with_config(self, config: Arc<ConfigService>) -> Self {
-        self.sources().config = Some(config);
+    pub fn with_config(self, config: impl Into<ConfigService>) -> Self {
+        self.sources().config = Some(config.into());
         self
     }
 

@@ -86,3 +86,60 @@ async fn a_check_slower_than_its_deadline_fails() {
         serde_json::json!({"status": "fail", "output": "timed out"})
     );
 }
+
+#[tokio::test]
+async fn with_config_fails_readiness_while_a_critical_tool_is_disabled_and_warns_on_a_failed_refresh()
+ {
+    use stanchion::config::{ConfigLoader, ConfigService};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tools.toml"),
+        "[[tools]]\nslug = \"auth\"\nrequired = [\"AUTH_SECRET\"]\nsecrets = [\"AUTH_SECRET\"]\ncritical = true\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "AUTH_SECRET=s3cret-value-for-the-test\n",
+    )
+    .unwrap();
+    let config = ConfigService::start(
+        ConfigLoader::from_dir(dir.path()).with_process_env([("APP_ENV", "development")]),
+    )
+    .unwrap();
+    config.snapshot().require_critical().unwrap();
+    let addr = serve(Health::new().with_config(config.clone()).routes()).await;
+    let ready = http_get(addr, "/readyz").await;
+    assert_eq!(ready.status, 200);
+    assert_eq!(ready.json()["checks"]["tools"][0]["status"], "pass");
+
+    // The secret goes away: a refresh disables the critical tool, readiness fails naming it.
+    std::fs::write(dir.path().join(".env"), "# rotated out\n").unwrap();
+    config.refresh().unwrap();
+    let error = config.snapshot().require_critical().unwrap_err();
+    assert!(
+        error.to_string().contains("critical tool `auth`"),
+        "{error}"
+    );
+    let ready = http_get(addr, "/readyz").await;
+    assert_eq!(ready.status, 503);
+    let tools = &ready.json()["checks"]["tools"][0];
+    assert_eq!(tools["status"], "fail");
+    assert_eq!(
+        tools["output"],
+        "critical tools disabled: auth (MISSING AUTH_SECRET)"
+    );
+
+    // A refresh that fails keeps the last snapshot and turns `config` to warn.
+    std::fs::write(dir.path().join(".env"), "BROKEN LINE WITHOUT EQUALS\n").unwrap();
+    config.refresh().unwrap_err();
+    let ready = http_get(addr, "/readyz").await;
+    let check = &ready.json()["checks"]["config"][0];
+    assert_eq!(check["status"], "warn");
+    assert!(
+        check["output"]
+            .as_str()
+            .unwrap()
+            .contains("last good snapshot"),
+        "{check}"
+    );
+}

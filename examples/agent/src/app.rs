@@ -73,8 +73,8 @@ fn app(config: &AgentConfig, metrics: Metrics, draining: Draining) -> io::Result
     let model_config = Arc::clone(config.config());
     let health = Health::new()
         .with_draining(draining)
-        // Reaching this point means a good snapshot was loaded (start refuses a bad one).
-        .with_check("config", || async { CheckResult::pass() })
+        // `config` and `tools`: the last refresh succeeded, every critical tool is enabled.
+        .with_config(config.config())
         .with_check("model", move || {
             let enabled = model_config.current().is_enabled(MODEL_TOOL);
             async move {
@@ -110,7 +110,7 @@ pub async fn serve(
         None => Metrics::install_global().map_err(io::Error::other)?,
     }
     // The configuration loaded before this recorder existed: it is replayed on every scrape.
-    .with_config(Arc::clone(config.config()))
+    .with_config(config.config())
     .with_redactor(config.redactor())
     .with_build_info("agent", env!("CARGO_PKG_VERSION"));
     let snapshot = config.config().snapshot();

@@ -69,4 +69,21 @@ mod tests {
             .expect("no duplicates");
         taxonomy.assert_lock_holds(concat!(env!("CARGO_MANIFEST_DIR"), "/error-codes.lock"));
     }
+
+    /// Reviewers read the services' codes (the base ones and the shared extension) in one
+    /// generated table, kept current like the base table.
+    #[test]
+    fn the_reviewer_table_of_the_shared_codes_is_fresh() {
+        let taxonomy = Taxonomy::builder()
+            .extend(SHARED_CODES)
+            .build()
+            .expect("no duplicates");
+        taxonomy.assert_docs_fresh(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../docs/error-codes-services.md"
+            ),
+            "Error codes (the example services: base taxonomy and shared extension)",
+        );
+    }
 }

@@ -12,7 +12,7 @@ use std::{
 use stanchion::Metrics;
 
 use crate::provider::Model;
-use stanchion_config::{ConfigLoader, ConfigService, LoadError, Snapshot};
+use stanchion_config::{ConfigLoader, ConfigService, CriticalToolDisabled, LoadError};
 use stanchion_redact::Redactor;
 
 /// `AGENT_ADDR`: where the agent listens.
@@ -62,15 +62,8 @@ pub enum StartError {
         error: LoadError,
     },
     /// A tool the service cannot run without is disabled here.
-    #[error("critical tool `{tool}` is disabled in environment `{env}`: {}", reasons.join("; "))]
-    CriticalTool {
-        /// The tool's slug.
-        tool: String,
-        /// The environment.
-        env: String,
-        /// Every reason, as `KIND: message`.
-        reasons: Vec<String>,
-    },
+    #[error(transparent)]
+    CriticalTool(#[from] CriticalToolDisabled),
 }
 
 /// Where a service reads its settings: the real process environment (never written), or an
@@ -121,9 +114,7 @@ impl Env {
     /// `dir`, reading these variables as its process environment and registering every
     /// secret with `redactor`.
     pub fn loader(&self, dir: &Path, redactor: &Redactor) -> ConfigLoader {
-        let loader = ConfigLoader::from_registry_file(dir.join("tools.toml"))
-            .with_dir(dir)
-            .with_secret_sink(redactor.clone());
+        let loader = ConfigLoader::from_dir(dir).with_secret_sink(redactor.clone());
         match &self.0 {
             Some(map) => loader.with_process_env(map.iter().map(|(k, v)| (k.clone(), v.clone()))),
             None => loader,
@@ -162,19 +153,8 @@ pub fn start_config(
             dir: dir.to_owned(),
             error,
         })?;
-    check_critical(&service.snapshot())?;
+    service.snapshot().require_critical()?;
     Ok(Arc::new(service))
-}
-
-fn check_critical(snapshot: &Snapshot) -> Result<(), StartError> {
-    match snapshot.critical_failures().next() {
-        Some(tool) => Err(StartError::CriticalTool {
-            tool: tool.slug().to_owned(),
-            env: snapshot.env().to_owned(),
-            reasons: tool.reasons().iter().map(ToString::to_string).collect(),
-        }),
-        None => Ok(()),
-    }
 }
 
 /// The agent's configuration. Build it with [`from_env`](Self::from_env) (a service) or

@@ -92,28 +92,12 @@ fn router(
         .layer(Stack::new().with_guard_gate(guard)))
 }
 
-/// Readiness: `config` (a good snapshot is loaded), `tools` (every critical tool enabled),
-/// `agent` (its `/livez` answers; `warn` when chat is off and there is no agent), and
-/// `shutdown` (`fail` once the server is draining).
+/// Readiness: `config` and `tools` (the library's: the last refresh succeeded, every critical
+/// tool enabled), `agent` (its `/livez` answers; `warn` when chat is off and there is no
+/// agent), and `shutdown` (`fail` once the server is draining).
 fn health(config: &Arc<ConfigService>, agent: Option<AgentClient>) -> Health {
-    let tools_config = Arc::clone(config);
     Health::new()
-        // Reaching this point means a good snapshot was loaded (start refuses a bad one).
-        .with_check("config", || async { CheckResult::pass() })
-        .with_check("tools", move || {
-            let snapshot = tools_config.snapshot();
-            let failed: Vec<_> = snapshot
-                .critical_failures()
-                .map(|tool| tool.slug().to_owned())
-                .collect();
-            async move {
-                if failed.is_empty() {
-                    CheckResult::pass()
-                } else {
-                    CheckResult::fail(format!("critical tools disabled: {}", failed.join(", ")))
-                }
-            }
-        })
+        .with_config(config)
         .with_check("agent", move || {
             let agent = agent.clone();
             async move {
@@ -166,7 +150,7 @@ pub async fn serve(
         None => Metrics::install_global().map_err(io::Error::other)?,
     }
     // The configuration loaded before this recorder existed: it is replayed on every scrape.
-    .with_config(Arc::clone(config.config()))
+    .with_config(config.config())
     .with_redactor(config.redactor())
     .with_build_info("backend", env!("CARGO_PKG_VERSION"));
     metrics.within(crate::describe_metrics);
