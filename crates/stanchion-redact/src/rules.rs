@@ -49,6 +49,10 @@ pub(crate) enum Extract {
     /// base64 blob) and is not a placeholder (Shannon entropy below the rule's floor, such as
     /// `ghp_xxxx...` or `glpat-XXXX...`).
     Token,
+    /// A provider token as [`Extract::Token`] that must also look random
+    /// (`check::looks_random`): a format of letters and digits short enough for a word or an
+    /// identifier to take its shape (`s.AcceptanceTimeoutSeconds`).
+    RandomToken,
     /// URL userinfo in group `s`: the password after the first `:` when there is one (the
     /// user stays visible), else the whole userinfo (a user-only userinfo is often a token).
     UserInfo,
@@ -654,6 +658,21 @@ pub(crate) static RULES: &[RuleDef] = &[
         &["hvb."],
         r"(?-u:\b)hvb\.[A-Za-z0-9_\-]{24,}",
     ),
+    RuleDef {
+        id: "vault-legacy-service-token",
+        description: "HashiCorp Vault service token in the format before Vault 1.10 (s. + 24 base62)",
+        category: Category::ProviderToken,
+        default_enabled: true,
+        // PERF: a two-byte keyword, found by its `.`; the regex runs on lines with a word
+        // ending in `s.` ("requests."), and only a standalone `s.` with exactly 24 letters and
+        // digits after it is a token.
+        keywords: &["s."],
+        trigger: Trigger::Pair,
+        pattern: r"(?-u:\b)s\.[A-Za-z0-9]{24}(?-u:\b)",
+        named: false,
+        extract: Extract::RandomToken,
+        min_entropy: TOKEN_MIN_ENTROPY,
+    },
     token(
         "doppler-token",
         "Doppler token (dp.pt./dp.st./dp.sa./dp.ct.)",
