@@ -189,7 +189,7 @@ impl Prefilter {
 pub(crate) struct Triggers {
     pub(crate) keywords: Vec<Keyword>,
     bytes: Vec<(u8, RuleSet)>,
-    /// Two-byte keywords (`SK`, `Q~`) with their rules.
+    /// Two-byte keywords (`SK`, `Q~`, `s.`) with their rules.
     pairs: Vec<([u8; 2], RuleSet)>,
     /// The distinct last bytes of `pairs`, up to three per `memchr` scan.
     pair_ends: Vec<u8>,
@@ -270,9 +270,9 @@ impl Triggers {
                 candidates.union(*set);
             }
         }
-        // PERF: one `memmem` scan per two-byte keyword (`SK`, `Q~`) cost ~125 instructions per
-        // clean line each; one `memchr2` scan for their last bytes, rare in log text, costs
-        // ~80 for both.
+        // PERF: one `memmem` scan per two-byte keyword cost ~125 instructions per clean line
+        // each; one `memchr3` scan for the last bytes of `SK`, `Q~` and `s.` costs ~190 for
+        // all three (`K` and `~` are rare in log text, `.` is not and costs a check per hit).
         let bytes = text.as_bytes();
         let mut pair_at = |end: usize| {
             for (pair, set) in &self.pairs {
