@@ -109,6 +109,18 @@ pub(crate) fn stands_alone(text: &str, start: usize, end: usize) -> bool {
     !before && !after
 }
 
+/// Whether a token of letters and digits looks random rather than like a word or an
+/// identifier: it holds a digit, or at least a quarter of its bytes are capitals and a quarter
+/// small letters. A random base62 string of 24 characters has no digit once in ~70 draws and
+/// then about twelve capitals, while `AcceptanceTimeoutSeconds`, `makeKubeConfigController`
+/// and `THISSTRINGISALLUPPERCASE` have three or none.
+pub(crate) fn looks_random(token: &str) -> bool {
+    let quarter = token.len() / 4;
+    token.bytes().any(|b| b.is_ascii_digit())
+        || (token.bytes().filter(u8::is_ascii_uppercase).count() >= quarter
+            && token.bytes().filter(u8::is_ascii_lowercase).count() >= quarter)
+}
+
 /// Whether a value under a provider-naming key looks like a credential: 8 bytes or more, not a
 /// plain word (a word after `target:` in a text log is prose), not a URL (an endpoint), and
 /// not a placeholder (entropy below `min_entropy`).
@@ -142,6 +154,16 @@ mod token_tests {
             2.3
         ));
         assert!(!credential_shaped("https://api.example.com/v1", 2.3));
+    }
+
+    #[test]
+    fn random_tokens_are_told_from_identifiers() {
+        assert!(looks_random("s.a52v3g375urvaa5tk8hxl6ue"));
+        assert!(looks_random("s.ZCxEcfaMpgSoHQeRkzGsjWzb"));
+        assert!(!looks_random("s.AcceptanceTimeoutSeconds"));
+        assert!(!looks_random("s.makeKubeConfigController"));
+        assert!(!looks_random("s.THISSTRINGISALLUPPERCASE"));
+        assert!(!looks_random("s.thisstringisalllowercase"));
     }
 
     #[test]

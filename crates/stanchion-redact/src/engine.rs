@@ -134,12 +134,14 @@ impl Engine {
         let inside_marker =
             |start: usize, end: usize| markers.iter().any(|(s, e)| start < *e && *s < end);
         let mut spans: Vec<(usize, usize)> = Vec::new();
-        let simple = matches!(rule.def.extract, Extract::Group | Extract::Token)
-            && rule.regex.captures_len() == 1;
+        let simple = matches!(
+            rule.def.extract,
+            Extract::Group | Extract::Token | Extract::RandomToken
+        ) && rule.regex.captures_len() == 1;
         if simple {
             // PERF: no capture group, so the faster `find` engines suffice.
             for found in rule.regex.find_iter(text) {
-                if rule.def.extract == Extract::Token
+                if matches!(rule.def.extract, Extract::Token | Extract::RandomToken)
                     && !is_real_token(rule.def, text, found.start(), found.end())
                 {
                     continue;
@@ -155,7 +157,7 @@ impl Engine {
                     let found = caps.name("s").or_else(|| caps.name("s2")).unwrap_or(whole);
                     push_outside_markers(&mut spans, text, &markers, found.start(), found.end());
                 }
-                Extract::Token => {
+                Extract::Token | Extract::RandomToken => {
                     let found = caps.name("s").unwrap_or(whole);
                     if is_real_token(rule.def, text, found.start(), found.end()) {
                         push_outside_markers(
@@ -324,6 +326,7 @@ fn in_query(text: &str, key_start: usize) -> bool {
 fn is_real_token(rule: &RuleDef, text: &str, start: usize, end: usize) -> bool {
     check::stands_alone(text, start, end)
         && check::shannon_entropy(&text[start..end]) >= rule.min_entropy
+        && (rule.extract != Extract::RandomToken || check::looks_random(&text[start..end]))
 }
 
 /// The byte ranges of the markers in `text` (`[REDACTED` up to the next `]`).

@@ -11,8 +11,12 @@ use crate::{
     rules::{RuleDef, Trigger},
 };
 
-/// The most patterns one Teddy searcher gets; see `Prefilter::build`.
-const PACKED_GROUP: usize = 64;
+/// The most patterns one Teddy searcher gets (aho-corasick's limit is 64; larger groups let
+/// more false candidates through, see [`packed_searchers`]).
+const PACKED_GROUP: usize = 45;
+
+/// Teddy's longest fingerprint: groups whose patterns all have this many bytes use it.
+const LONG_FINGERPRINT: usize = 4;
 
 /// A prefilter keyword, the rules it always triggers, and the name-keyed rules it triggers
 /// when a separator follows.
@@ -109,33 +113,7 @@ impl Prefilter {
             .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)
             .ok();
-        // PERF: aho-corasick builds no Teddy searcher over more than 64 patterns (it falls back
-        // to an automaton at ~350 MB/s), so the sorted keywords are split into groups of at
-        // most 64, one Teddy scan each. On the ~200 keywords of the catalogue, four groups of
-        // ~52 cost ~4,500 instructions per clean 200-byte line, six groups of ~35 ~5,400, three
-        // groups of ~69 ~9,300 (valgrind instruction counts; docs/benchmarks.md). Each group
-        // is one more scan of every line, so the catalogue keeps its keyword count down
-        // (shared prefixes such as `EAA`, `FLW`, `sm_`).
-        let group_count = patterns.len().div_ceil(PACKED_GROUP).max(1);
-        let group_len = patterns.len().div_ceil(group_count).max(1);
-        let mut packed = Vec::new();
-        for (group, chunk) in patterns.chunks(group_len).enumerate() {
-            let searcher = aho_corasick::packed::Config::new()
-                .match_kind(aho_corasick::packed::MatchKind::LeftmostLongest)
-                .builder()
-                .extend(chunk)
-                .build();
-            match searcher {
-                Some(searcher) => {
-                    let ids = (group * group_len..group * group_len + chunk.len()).collect();
-                    packed.push((searcher, ids));
-                }
-                None => {
-                    packed.clear();
-                    break;
-                }
-            }
-        }
+        let packed = packed_searchers(&patterns);
         let literals = if literal_patterns.is_empty() {
             None
         } else {
@@ -154,6 +132,50 @@ impl Prefilter {
     }
 }
 
+/// Teddy searchers over `patterns`, each with the global pattern ids of its group; empty when
+/// one could not be built (then the caller runs its automaton).
+///
+/// PERF: aho-corasick builds no Teddy searcher over more than 64 patterns (it falls back to an
+/// automaton at ~350 MB/s), so the patterns are split into groups, one scan each. Teddy
+/// fingerprints the first `min(4, shortest pattern)` bytes of every pattern, and lowercase text
+/// matches three-byte fingerprints of lowercase keywords (`key`, `pwd`, `lob`) all the time;
+/// every false candidate costs a verification. So the three-byte keywords get a group of their
+/// own, every other group is fingerprinted on four bytes, and every group uses fat Teddy's
+/// sixteen buckets. On the ~200 keywords of the catalogue (valgrind instruction counts per
+/// clean 200-byte line; docs/benchmarks.md): one three-byte group and four groups of ~45 spend
+/// ~2,450 instructions in Teddy, against ~3,200 for the former four mixed groups of ~52; slim
+/// Teddy for the three-byte group (aho-corasick's own choice under 33 patterns) ~2,850; and
+/// timing the searchers alone, three groups of ~60 cost a fifth more than four of ~45. With next to no false candidates left, a fat scan costs ~480
+/// instructions, so the number of groups is now the price of the catalogue's size.
+fn packed_searchers(patterns: &[String]) -> Vec<(aho_corasick::packed::Searcher, Vec<usize>)> {
+    let (short, long): (Vec<usize>, Vec<usize>) =
+        (0..patterns.len()).partition(|&id| patterns[id].len() < LONG_FINGERPRINT);
+    let mut packed = Vec::new();
+    for class in [short, long] {
+        if class.is_empty() {
+            continue;
+        }
+        let group_count = class.len().div_ceil(PACKED_GROUP);
+        let group_len = class.len().div_ceil(group_count);
+        for ids in class.chunks(group_len) {
+            // Fat Teddy needs AVX2; without it, aho-corasick's own choice.
+            let searcher = [Some(true), None].into_iter().find_map(|fat| {
+                aho_corasick::packed::Config::new()
+                    .match_kind(aho_corasick::packed::MatchKind::LeftmostLongest)
+                    .only_teddy_fat(fat)
+                    .builder()
+                    .extend(ids.iter().map(|&id| &patterns[id]))
+                    .build()
+            });
+            match searcher {
+                Some(searcher) => packed.push((searcher, ids.to_vec())),
+                None => return Vec::new(),
+            }
+        }
+    }
+    packed
+}
+
 impl Prefilter {
     /// Whether the SIMD (Teddy) searchers run, rather than the slower automaton fallback.
     #[cfg(test)]
@@ -163,11 +185,14 @@ impl Prefilter {
 }
 
 /// Every way a rule gets to run: keywords (through the swapped [`Prefilter`]), single bytes,
-/// two-byte keywords with their own `memmem` scan, and rules that always run.
+/// two-byte keywords found by their last byte, and rules that always run.
 pub(crate) struct Triggers {
     pub(crate) keywords: Vec<Keyword>,
     bytes: Vec<(u8, RuleSet)>,
-    memmem: Vec<(memchr::memmem::Finder<'static>, RuleSet)>,
+    /// Two-byte keywords (`SK`, `Q~`, `s.`) with their rules.
+    pairs: Vec<([u8; 2], RuleSet)>,
+    /// The distinct last bytes of `pairs`, up to three per `memchr` scan.
+    pair_ends: Vec<u8>,
     always: RuleSet,
     rule_count: usize,
 }
@@ -177,7 +202,7 @@ impl Triggers {
     pub(crate) fn new<'r>(rules: impl Iterator<Item = &'r RuleDef>) -> Self {
         let mut keyword_sets: BTreeMap<&'static str, (RuleSet, RuleSet)> = BTreeMap::new();
         let mut bytes: Vec<(u8, RuleSet)> = Vec::new();
-        let mut memmem = Vec::new();
+        let mut pairs: Vec<([u8; 2], RuleSet)> = Vec::new();
         let mut always = RuleSet::default();
         let mut rule_count = 0;
         for (index, rule) in rules.enumerate() {
@@ -201,11 +226,18 @@ impl Triggers {
                         bytes.push((byte, set));
                     }
                 },
-                Trigger::Memmem => {
+                Trigger::Pair => {
                     for keyword in rule.keywords {
-                        let mut set = RuleSet::default();
-                        set.insert(index);
-                        memmem.push((memchr::memmem::Finder::new(keyword), set));
+                        // The catalogue test checks that these keywords have two bytes.
+                        let pair = [keyword.as_bytes()[0], keyword.as_bytes()[1]];
+                        match pairs.iter_mut().find(|(p, _)| *p == pair) {
+                            Some((_, set)) => set.insert(index),
+                            None => {
+                                let mut set = RuleSet::default();
+                                set.insert(index);
+                                pairs.push((pair, set));
+                            }
+                        }
                     }
                 }
                 Trigger::Always => always.insert(index),
@@ -215,10 +247,14 @@ impl Triggers {
             .into_iter()
             .map(|(keyword, (rules, named))| (keyword, rules, named))
             .collect();
+        let mut pair_ends: Vec<u8> = pairs.iter().map(|(pair, _)| pair[1]).collect();
+        pair_ends.sort_unstable();
+        pair_ends.dedup();
         Self {
             keywords,
             bytes,
-            memmem,
+            pairs,
+            pair_ends,
             always,
             rule_count,
         }
@@ -234,9 +270,23 @@ impl Triggers {
                 candidates.union(*set);
             }
         }
-        for (finder, set) in &self.memmem {
-            if finder.find(text.as_bytes()).is_some() {
-                candidates.union(*set);
+        // PERF: one `memmem` scan per two-byte keyword cost ~125 instructions per clean line
+        // each; one `memchr3` scan for the last bytes of `SK`, `Q~` and `s.` costs ~190 for
+        // all three (`K` and `~` are rare in log text, `.` is not and costs a check per hit).
+        let bytes = text.as_bytes();
+        let mut pair_at = |end: usize| {
+            for (pair, set) in &self.pairs {
+                if end > 0 && bytes[end] == pair[1] && bytes[end - 1] == pair[0] {
+                    candidates.union(*set);
+                }
+            }
+        };
+        for ends in self.pair_ends.chunks(3) {
+            match *ends {
+                [a] => memchr::memchr_iter(a, bytes).for_each(&mut pair_at),
+                [a, b] => memchr::memchr2_iter(a, b, bytes).for_each(&mut pair_at),
+                [a, b, c] => memchr::memchr3_iter(a, b, c, bytes).for_each(&mut pair_at),
+                _ => {}
             }
         }
         if !prefilter.packed.is_empty() {

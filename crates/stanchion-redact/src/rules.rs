@@ -49,6 +49,10 @@ pub(crate) enum Extract {
     /// base64 blob) and is not a placeholder (Shannon entropy below the rule's floor, such as
     /// `ghp_xxxx...` or `glpat-XXXX...`).
     Token,
+    /// A provider token as [`Extract::Token`] that must also look random
+    /// (`check::looks_random`): a format of letters and digits short enough for a word or an
+    /// identifier to take its shape (`s.AcceptanceTimeoutSeconds`).
+    RandomToken,
     /// URL userinfo in group `s`: the password after the first `:` when there is one (the
     /// user stays visible), else the whole userinfo (a user-only userinfo is often a token).
     UserInfo,
@@ -77,9 +81,10 @@ pub(crate) enum Trigger {
     Keywords,
     /// When this byte occurs (a `memchr` scan; one-byte keywords would slow the automaton).
     Byte(u8),
-    /// When one of the rule's keywords occurs, found by its own `memmem` scan: for a keyword of
-    /// two bytes, which would weaken the automaton's three-byte SIMD fingerprints for all rules.
-    Memmem,
+    /// When one of the rule's keywords, of exactly two bytes, occurs: found by a `memchr` scan
+    /// for its last byte, since a two-byte keyword would weaken the SIMD fingerprints of the
+    /// keyword searchers for all rules.
+    Pair,
     /// On every line (opt-in PII rules whose matches have no literal anchor).
     Always,
 }
@@ -511,7 +516,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         category: Category::ProviderToken,
         default_enabled: true,
         keywords: &["SK"],
-        trigger: Trigger::Memmem,
+        trigger: Trigger::Pair,
         pattern: r"(?-u:\b)SK[0-9a-fA-F]{32}(?-u:\b)",
         named: false,
         extract: Extract::Token,
@@ -653,6 +658,21 @@ pub(crate) static RULES: &[RuleDef] = &[
         &["hvb."],
         r"(?-u:\b)hvb\.[A-Za-z0-9_\-]{24,}",
     ),
+    RuleDef {
+        id: "vault-legacy-service-token",
+        description: "HashiCorp Vault service token in the format before Vault 1.10 (s. + 24 base62)",
+        category: Category::ProviderToken,
+        default_enabled: true,
+        // PERF: a two-byte keyword, found by its `.`; the regex runs on lines with a word
+        // ending in `s.` ("requests."), and only a standalone `s.` with exactly 24 letters and
+        // digits after it is a token.
+        keywords: &["s."],
+        trigger: Trigger::Pair,
+        pattern: r"(?-u:\b)s\.[A-Za-z0-9]{24}(?-u:\b)",
+        named: false,
+        extract: Extract::RandomToken,
+        min_entropy: TOKEN_MIN_ENTROPY,
+    },
     token(
         "doppler-token",
         "Doppler token (dp.pt./dp.st./dp.sa./dp.ct.)",
@@ -764,7 +784,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         category: Category::ProviderToken,
         default_enabled: true,
         keywords: &["Q~"],
-        trigger: Trigger::Memmem,
+        trigger: Trigger::Pair,
         pattern: r"(?:^|[^A-Za-z0-9_~.\-])(?P<s>[A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.\-]{31,34})(?:$|[^A-Za-z0-9_~.\-])",
         named: false,
         extract: Extract::Token,
@@ -1165,7 +1185,7 @@ mod tests {
     fn automaton_keywords_have_three_bytes_or_more() {
         for rule in RULES {
             match rule.trigger {
-                Trigger::Keywords | Trigger::Memmem => {
+                Trigger::Keywords | Trigger::Pair => {
                     assert!(!rule.keywords.is_empty(), "{}", rule.id);
                 }
                 Trigger::Byte(_) | Trigger::Always => {
@@ -1174,13 +1194,18 @@ mod tests {
                 }
             }
             for keyword in rule.keywords {
-                // Three bytes or more keep the automaton's SIMD fingerprints selective; shorter
-                // keywords get their own memmem scan.
-                assert!(
-                    keyword.len() >= 3 || rule.trigger == Trigger::Memmem,
-                    "{}: keyword {keyword:?} is too short",
-                    rule.id
-                );
+                // Three bytes or more keep the searchers' SIMD fingerprints selective; two-byte
+                // keywords are found by their last byte (`prefilter::Triggers`), which reads
+                // exactly two.
+                if rule.trigger == Trigger::Pair {
+                    assert_eq!(keyword.len(), 2, "{}: keyword {keyword:?}", rule.id);
+                } else {
+                    assert!(
+                        keyword.len() >= 3,
+                        "{}: keyword {keyword:?} is too short",
+                        rule.id
+                    );
+                }
             }
         }
     }
