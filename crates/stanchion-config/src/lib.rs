@@ -99,6 +99,10 @@ pub use crate::{
     source::{Candidate, Fingerprint, FingerprintKey, Origin, SecretSink, SourceKind},
 };
 
+/// What [`Snapshot::secret`] returns and how to read it where a secret must be used (to sign,
+/// to connect): re-exported so a service needs no direct `secrecy` dependency.
+pub use secrecy::{ExposeSecret, SecretString};
+
 /// The rollout modes' one vocabulary (`off`, `shadow`, `enforced`), re-exported.
 pub use stanchion_rollout::{ACCEPTED_MODES, Gate, ParseModeError, RolloutMode};
 

@@ -133,10 +133,5 @@ pub use crate::{
     spawn::{Carried, carry, spawn},
 };
 
-/// The guide's code blocks, compiled and run as doctests so the guide cannot rot.
-#[cfg(doctest)]
-#[doc = include_str!("../../../docs/request-id.md")]
-struct GuideDoctests;
-
 /// `x-request-id`, the default header.
 pub const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");

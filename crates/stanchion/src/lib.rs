@@ -159,13 +159,3 @@ pub use stanchion_config as config;
 
 /// Rollout modes (`off`, `shadow`, `enforced`) and the gate (`stanchion-rollout`).
 pub use stanchion_rollout as rollout;
-
-/// The guide's code blocks, compiled and run as doctests so the guide cannot rot.
-#[cfg(all(doctest, feature = "axum"))]
-#[doc = include_str!("../../../docs/observability.md")]
-struct GuideDoctests;
-
-/// The server guide's code blocks, compiled as doctests.
-#[cfg(all(doctest, feature = "axum", feature = "server"))]
-#[doc = include_str!("../../../docs/server.md")]
-struct ServerGuideDoctests;
