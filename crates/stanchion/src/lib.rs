@@ -135,7 +135,7 @@ pub use crate::axum::PROMETHEUS_TEXT;
 
 #[cfg(feature = "server")]
 #[doc(inline)]
-pub use crate::reload::{RELOAD_TARGET, refresh_on_hangup};
+pub use crate::reload::{ConfigRefresh, RELOAD_TARGET, refresh_on_hangup};
 
 #[cfg(feature = "server")]
 #[doc(inline)]

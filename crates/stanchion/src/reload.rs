@@ -1,9 +1,9 @@
-//! SIGHUP refreshes the configuration: the operator's way to pull the rollout lever now, without
-//! waiting for the file watcher and without a restart.
+//! Keeping a service's configuration fresh without a restart: the file watcher, and SIGHUP, the
+//! operator's way to pull the rollout lever now.
 
 use std::{io, sync::Arc};
 
-use stanchion_config::ConfigService;
+use stanchion_config::{ConfigService, WatchHandle};
 
 /// The tracing target of the reload events.
 pub const RELOAD_TARGET: &str = "stanchion::reload";
@@ -39,5 +39,51 @@ pub fn refresh_on_hangup(config: Arc<ConfigService>) -> io::Result<tokio::task::
     {
         drop(config);
         Ok(tokio::spawn(async {}))
+    }
+}
+
+/// The configuration refreshed on every change of its files (the watcher) and on every SIGHUP,
+/// for as long as this value lives: what a service starts once, beside its server. Dropping it
+/// stops both.
+///
+/// A directory that cannot be watched is logged (WARN, [`RELOAD_TARGET`]) and leaves SIGHUP as
+/// the only trigger, rather than stopping the start: the service still runs, and refreshes on
+/// demand.
+#[derive(Debug)]
+#[must_use = "dropping it stops the refreshes"]
+pub struct ConfigRefresh {
+    hangup: tokio::task::JoinHandle<()>,
+    watch: Option<WatchHandle>,
+}
+
+impl ConfigRefresh {
+    /// Starts the watcher and the SIGHUP task (on the current tokio runtime).
+    ///
+    /// # Errors
+    ///
+    /// When the signal handler cannot be installed.
+    pub fn start(config: impl Into<ConfigService>) -> io::Result<Self> {
+        let config = config.into();
+        let watch = match config.watch() {
+            Ok(watch) => Some(watch),
+            Err(error) => {
+                tracing::warn!(target: RELOAD_TARGET, error = %error,
+                    "configuration changes will need a SIGHUP");
+                None
+            }
+        };
+        let hangup = refresh_on_hangup(Arc::new(config))?;
+        Ok(Self { hangup, watch })
+    }
+
+    /// Whether the file watcher runs (false: only SIGHUP refreshes).
+    pub fn is_watching(&self) -> bool {
+        self.watch.is_some()
+    }
+}
+
+impl Drop for ConfigRefresh {
+    fn drop(&mut self) {
+        self.hangup.abort();
     }
 }

@@ -117,19 +117,12 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     tracing::info!(addr = %addr, env = snapshot.env(), "agent listening");
     // Flags and tools change without a restart: on a change in the configuration directory,
-    // and at once on SIGHUP. A directory that cannot be watched only costs the first.
-    let _watch = match config.config().watch() {
-        Ok(watch) => Some(watch),
-        Err(error) => {
-            tracing::warn!(error = %error, "configuration changes will need a SIGHUP");
-            None
-        }
-    };
-    let hangup = stanchion::refresh_on_hangup(Arc::clone(config.config()))?;
+    // and at once on SIGHUP (the rollback lever).
+    let refresh = stanchion::ConfigRefresh::start(config.config())?;
     let server = Server::new();
     let app = app(&config, metrics, server.draining())?;
     let served = server.serve_with_shutdown(listener, app, shutdown).await;
-    hangup.abort();
+    drop(refresh);
     served?;
     Ok(())
 }

@@ -154,17 +154,9 @@ pub async fn serve(
     .with_redactor(config.redactor())
     .with_build_info("backend", env!("CARGO_PKG_VERSION"));
     metrics.within(crate::describe_metrics);
-    // Configuration files changed on disk are picked up without a restart (the runbooks'
-    // refresh step); a directory that cannot be watched only costs that.
-    let _watch = match config.config().watch() {
-        Ok(watch) => Some(watch),
-        Err(error) => {
-            tracing::warn!(error = %error, "configuration changes will need a SIGHUP");
-            None
-        }
-    };
-    // SIGHUP refreshes now: the rollback lever without waiting for the watcher.
-    let hangup = stanchion::refresh_on_hangup(Arc::clone(config.config()))?;
+    // Flags and tools change without a restart: on a change in the configuration directory,
+    // and at once on SIGHUP (the rollback lever).
+    let refresh = stanchion::ConfigRefresh::start(config.config())?;
     let server = Server::new();
     let app = router(&config, agent, metrics, server.draining())?;
     let addr = listener.local_addr()?;
@@ -180,7 +172,7 @@ pub async fn serve(
         .await
         .map(drop)
         .map_err(io::Error::from);
-    hangup.abort();
+    drop(refresh);
     if let Some(agent) = in_process {
         // Joining waits for the agent's graceful stop: off the async threads.
         let stopped = tokio::task::spawn_blocking(move || agent.shutdown())
