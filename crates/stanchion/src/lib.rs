@@ -101,6 +101,8 @@ mod axum;
 pub mod health;
 mod limits;
 pub mod metrics;
+#[cfg(feature = "otel")]
+pub mod otel;
 mod panic;
 #[cfg(feature = "server")]
 mod reload;
@@ -108,6 +110,8 @@ mod reload;
 mod server;
 mod stack;
 mod telemetry;
+#[cfg(feature = "otel")]
+mod trace_context;
 
 #[doc(inline)]
 pub use crate::{
@@ -125,7 +129,18 @@ pub use crate::{
         DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, PANIC_TARGET, PanicResponse, Stack, StackService,
     },
     telemetry::{
-        DEFAULT_FILTER, LogFormat, ParseLogFormatError, RESERVED_KEYS, Telemetry, TelemetryError,
+        DEFAULT_FILTER, LOG_FORMAT, LogFormat, ParseLogFormatError, RESERVED_KEYS, RUST_LOG,
+        Telemetry, TelemetryError,
+    },
+};
+
+#[cfg(feature = "otel")]
+#[doc(inline)]
+pub use crate::{
+    otel::{Otel, OtelConfig, OtelError},
+    trace_context::{
+        PropagateTraceContext, PropagateTraceContextLayer, TRACEPARENT, TRACESTATE, TraceContext,
+        TraceContextLayer, extract_trace_context, inject_trace_context,
     },
 };
 

@@ -62,6 +62,8 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct Stack {
+    #[cfg(feature = "otel")]
+    trace_context: crate::trace_context::TraceContextLayer,
     request_id: RequestIdLayer,
     guard: GuardLayer,
     timeout: Duration,
@@ -74,6 +76,8 @@ impl Stack {
     /// a 30 s timeout and a 1 MiB body limit.
     pub fn new() -> Self {
         Self {
+            #[cfg(feature = "otel")]
+            trace_context: crate::trace_context::TraceContextLayer::new(),
             request_id: RequestIdLayer::new(),
             guard: GuardLayer::new(),
             timeout: DEFAULT_TIMEOUT,
@@ -85,6 +89,14 @@ impl Stack {
     /// Replaces the request-ID layer (a trust policy, another header, v7 IDs ...).
     pub fn with_request_id(mut self, layer: RequestIdLayer) -> Self {
         self.request_id = layer;
+        self
+    }
+
+    /// Replaces the trace-context layer (feature `otel`; outermost): `TraceContextLayer::new()
+    /// .with_trust_inbound(false)` on a public edge whose callers may not choose the trace.
+    #[cfg(feature = "otel")]
+    pub fn with_trace_context(mut self, layer: crate::trace_context::TraceContextLayer) -> Self {
+        self.trace_context = layer;
         self
     }
 
@@ -147,8 +159,19 @@ impl Default for Stack {
 }
 
 /// The service [`Stack`] wraps around `S`.
+#[cfg(not(feature = "otel"))]
 pub type StackService<S> = RequestIdService<
     AccessLog<Guard<RequestLimitsService<CatchPanic<Timeout<RequestBodyLimit<S>>, PanicResponse>>>>,
+>;
+
+/// The service [`Stack`] wraps around `S` (with the trace-context layer outermost).
+#[cfg(feature = "otel")]
+pub type StackService<S> = crate::trace_context::TraceContext<
+    RequestIdService<
+        AccessLog<
+            Guard<RequestLimitsService<CatchPanic<Timeout<RequestBodyLimit<S>>, PanicResponse>>>,
+        >,
+    >,
 >;
 
 impl<S> Layer<S> for Stack {
@@ -163,7 +186,12 @@ impl<S> Layer<S> for Stack {
         // The guard reads the ID from the request-ID layer's extension, whatever its header.
         let inner = self.guard.clone().layer(inner);
         let inner = AccessLogLayer::new().layer(inner);
-        self.request_id.layer(inner)
+        let inner = self.request_id.layer(inner);
+        // Outside the request-ID layer: the caller's trace context is current when that layer
+        // opens the `request` span, which so becomes the caller's span's child.
+        #[cfg(feature = "otel")]
+        let inner = self.trace_context.layer(inner);
+        inner
     }
 }
 
