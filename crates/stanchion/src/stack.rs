@@ -65,6 +65,7 @@ pub struct Stack {
     #[cfg(feature = "otel")]
     trace_context: crate::trace_context::TraceContextLayer,
     request_id: RequestIdLayer,
+    access_log: AccessLogLayer,
     guard: GuardLayer,
     timeout: Duration,
     body_limit: usize,
@@ -79,6 +80,7 @@ impl Stack {
             #[cfg(feature = "otel")]
             trace_context: crate::trace_context::TraceContextLayer::new(),
             request_id: RequestIdLayer::new(),
+            access_log: AccessLogLayer::new(),
             guard: GuardLayer::new(),
             timeout: DEFAULT_TIMEOUT,
             body_limit: DEFAULT_BODY_LIMIT,
@@ -97,6 +99,18 @@ impl Stack {
     #[cfg(feature = "otel")]
     pub fn with_trace_context(mut self, layer: crate::trace_context::TraceContextLayer) -> Self {
         self.trace_context = layer;
+        self
+    }
+
+    /// Logs successful requests to these route templates at DEBUG instead of INFO
+    /// ([`AccessLogLayer::with_quiet_routes`]; [`PROBE_ROUTES`](crate::PROBE_ROUTES) for the
+    /// health and metrics routes).
+    pub fn with_quiet_routes<I>(mut self, routes: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        self.access_log = self.access_log.with_quiet_routes(routes);
         self
     }
 
@@ -185,7 +199,7 @@ impl<S> Layer<S> for Stack {
         let inner = RequestLimitsLayer::new(self.limits).layer(inner);
         // The guard reads the ID from the request-ID layer's extension, whatever its header.
         let inner = self.guard.clone().layer(inner);
-        let inner = AccessLogLayer::new().layer(inner);
+        let inner = self.access_log.layer(inner);
         let inner = self.request_id.layer(inner);
         // Outside the request-ID layer: the caller's trace context is current when that layer
         // opens the `request` span, which so becomes the caller's span's child.
