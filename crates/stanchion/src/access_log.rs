@@ -35,7 +35,21 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 #[derive(Clone, Debug, Default)]
 #[must_use]
 pub struct AccessLogLayer {
-    _private: (),
+    quiet_routes: QuietRoutes,
+}
+
+/// The routes of probes and scrapes, for [`AccessLogLayer::with_quiet_routes`]: the paths
+/// [`Health::routes`](crate::Health) and `Metrics::route` serve.
+pub const PROBE_ROUTES: [&str; 4] = ["/livez", "/readyz", "/health", "/metrics"];
+
+/// Route templates whose successful requests are logged at DEBUG.
+#[derive(Clone, Debug, Default)]
+struct QuietRoutes(Arc<[Box<str>]>);
+
+impl QuietRoutes {
+    fn contains(&self, route: &Route) -> bool {
+        !self.0.is_empty() && self.0.iter().any(|quiet| **quiet == *route.as_str())
+    }
 }
 
 impl AccessLogLayer {
@@ -43,13 +57,35 @@ impl AccessLogLayer {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Logs the requests to these route templates at DEBUG instead of INFO while they
+    /// succeed (status below 400): a probe every few seconds per replica, or a scrape, would
+    /// otherwise be most of the access log. A failing one (a 503 from `/readyz`) keeps its
+    /// level, and every request is still counted in the metrics. Use [`PROBE_ROUTES`] for
+    /// the health and metrics routes. Replaces the routes given before.
+    pub fn with_quiet_routes<I>(mut self, routes: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        self.quiet_routes = QuietRoutes(
+            routes
+                .into_iter()
+                .map(|route| Box::from(route.as_ref()))
+                .collect(),
+        );
+        self
+    }
 }
 
 impl<S> Layer<S> for AccessLogLayer {
     type Service = AccessLog<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AccessLog { inner }
+        AccessLog {
+            inner,
+            quiet_routes: self.quiet_routes.clone(),
+        }
     }
 }
 
@@ -57,12 +93,13 @@ impl<S> Layer<S> for AccessLogLayer {
 #[derive(Clone, Debug)]
 pub struct AccessLog<S> {
     inner: S,
+    quiet_routes: QuietRoutes,
 }
 
 impl<S> AccessLog<S> {
     /// Wraps `inner`.
     pub fn new(inner: S) -> Self {
-        Self { inner }
+        AccessLogLayer::new().layer(inner)
     }
 
     /// The wrapped service.
@@ -124,10 +161,12 @@ where
         // reference-counted or static.
         let user = UserIdSlot::default();
         request.extensions_mut().insert(user.clone());
+        let route = matched_route(&request);
         let facts = Facts {
             start: Instant::now(),
             method: request.method().clone(),
-            route: matched_route(&request),
+            quiet: self.quiet_routes.contains(&route),
+            route,
             user,
         };
         ResponseFuture {
@@ -172,6 +211,8 @@ struct Facts {
     start: Instant,
     method: Method,
     route: Route,
+    /// A quiet route: DEBUG while it succeeds.
+    quiet: bool,
     user: UserIdSlot,
 }
 
@@ -236,6 +277,16 @@ fn record<B>(facts: &Facts, response: &Response<B>) {
             latencyMs = latency_ms,
             errorCode = error_code,
             errorCause = cause,
+            userId = user_id.as_deref(),
+            "request completed"
+        );
+    } else if facts.quiet && status.as_u16() < 400 {
+        tracing::debug!(
+            target: ACCESS_TARGET,
+            method,
+            route,
+            status = status.as_u16(),
+            latencyMs = latency_ms,
             userId = user_id.as_deref(),
             "request completed"
         );

@@ -48,7 +48,8 @@
 //!   and the request metrics.
 //! - [`Telemetry`]: the subscriber: JSON lines `{"timestamp","level","target","service",
 //!   "requestId","message", <fields>}` (or [`LogFormat::Pretty`]), redacted by a
-//!   [`redact::Redactor`], filtered in `RUST_LOG` syntax.
+//!   [`redact::Redactor`], filtered in `RUST_LOG` syntax; installed by `init()` or added to a
+//!   registry of your own as a `Layer` ([`Telemetry::layer`]).
 //! - [`Metrics`]: a Prometheus recorder for the `metrics` facade (global, or per thread for a
 //!   service on its own runtime), with the names in [`metrics`]; it collects the
 //!   configuration's state, the redactor's counts and the `process_*` families at each render.
@@ -59,6 +60,9 @@
 //!   header-read and idle timeouts, a connection limit that evicts the idlest connection,
 //!   hyper's ceilings above the stack's limits, graceful shutdown on SIGTERM/SIGINT with a
 //!   drain deadline, JSON `server started` / `server stopped` events. Guide: `docs/server.md`.
+//! - `Otel`, `OtelConfig`, `TraceContextLayer`, `PropagateTraceContextLayer` (feature
+//!   `otel`): OpenTelemetry traces from the `OTEL_*` variables, W3C trace context in at the
+//!   edge and out on calls, `traceId`/`spanId` on every line of a request, OTLP/HTTP export.
 //! - The four crates, re-exported: [`errors`], [`request_id`], [`redact`], [`config`].
 //!
 //! # Feature flags
@@ -67,6 +71,7 @@
 //! |---|---|---|
 //! | `axum` | the matched route (`MatchedPath`) in the access log and metrics; `Health::routes` and `Metrics::route` routers; the axum integrations of `stanchion-errors` and `stanchion-request-id` | no |
 //! | `server` | `Server`, `shutdown_signal`, `Health::with_draining` (hyper, hyper-util, tokio's net/signal) | no |
+//! | `otel` | OpenTelemetry traces: `otel::OtelConfig`, `Otel`, the trace-context layers (in `Stack` too), `traceId`/`spanId` in lines | no |
 //!
 //! Without `axum` the stack works on any tower HTTP service, and `route` is `unmatched`.
 //!
@@ -94,6 +99,16 @@
 //! concurrently. With `server`, hyper and hyper-util (`server-auto`, its tokio executor and
 //! timer) run the connections: the server adds only what they leave to the caller (timeouts
 //! that tell idle from slow, the connection limit, shutdown).
+//!
+//! With `otel`: `opentelemetry` (the API: `Context`, propagators) and `opentelemetry_sdk` (the
+//! tracer provider, the batch span processor with its bounded queue, the W3C
+//! `TraceContextPropagator`), one 0.33 release train; `tracing-opentelemetry` 0.34 (built
+//! against it) turns `tracing` spans into OpenTelemetry spans, so the services keep writing
+//! `tracing`; `opentelemetry-otlp` (`http-proto` only: no gRPC, no tonic) encodes and posts
+//! OTLP; `opentelemetry-http` (its `hyper` client: hyper and hyper-util are already the
+//! server's stack, so no reqwest) carries it and adapts `http::HeaderMap` for the
+//! propagator; `async-trait` because opentelemetry-http's `HttpClient` trait is one (the
+//! exporter's client runs on a one-thread tokio runtime of its own).
 
 mod access_log;
 #[cfg(feature = "axum")]
@@ -101,6 +116,8 @@ mod axum;
 pub mod health;
 mod limits;
 pub mod metrics;
+#[cfg(feature = "otel")]
+pub mod otel;
 mod panic;
 #[cfg(feature = "server")]
 mod reload;
@@ -108,11 +125,14 @@ mod reload;
 mod server;
 mod stack;
 mod telemetry;
+#[cfg(feature = "otel")]
+mod trace_context;
 
 #[doc(inline)]
 pub use crate::{
     access_log::{
-        ACCESS_TARGET, AccessLog, AccessLogLayer, ResponseFuture, UNMATCHED_ROUTE, set_user_id,
+        ACCESS_TARGET, AccessLog, AccessLogLayer, PROBE_ROUTES, ResponseFuture, UNMATCHED_ROUTE,
+        set_user_id,
     },
     health::{CheckResult, Health, HealthReport},
     limits::{
@@ -125,7 +145,18 @@ pub use crate::{
         DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, PANIC_TARGET, PanicResponse, Stack, StackService,
     },
     telemetry::{
-        DEFAULT_FILTER, LogFormat, ParseLogFormatError, RESERVED_KEYS, Telemetry, TelemetryError,
+        DEFAULT_FILTER, LOG_FORMAT, LogFormat, ParseLogFormatError, RESERVED_KEYS, RUST_LOG,
+        Telemetry, TelemetryError,
+    },
+};
+
+#[cfg(feature = "otel")]
+#[doc(inline)]
+pub use crate::{
+    otel::{Otel, OtelConfig, OtelError},
+    trace_context::{
+        PropagateTraceContext, PropagateTraceContextLayer, TRACEPARENT, TRACESTATE, TraceContext,
+        TraceContextLayer, extract_trace_context, inject_trace_context,
     },
 };
 

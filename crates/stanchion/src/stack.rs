@@ -62,7 +62,10 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct Stack {
+    #[cfg(feature = "otel")]
+    trace_context: crate::trace_context::TraceContextLayer,
     request_id: RequestIdLayer,
+    access_log: AccessLogLayer,
     guard: GuardLayer,
     timeout: Duration,
     body_limit: usize,
@@ -74,7 +77,10 @@ impl Stack {
     /// a 30 s timeout and a 1 MiB body limit.
     pub fn new() -> Self {
         Self {
+            #[cfg(feature = "otel")]
+            trace_context: crate::trace_context::TraceContextLayer::new(),
             request_id: RequestIdLayer::new(),
+            access_log: AccessLogLayer::new(),
             guard: GuardLayer::new(),
             timeout: DEFAULT_TIMEOUT,
             body_limit: DEFAULT_BODY_LIMIT,
@@ -85,6 +91,26 @@ impl Stack {
     /// Replaces the request-ID layer (a trust policy, another header, v7 IDs ...).
     pub fn with_request_id(mut self, layer: RequestIdLayer) -> Self {
         self.request_id = layer;
+        self
+    }
+
+    /// Replaces the trace-context layer (feature `otel`; outermost): `TraceContextLayer::new()
+    /// .with_trust_inbound(false)` on a public edge whose callers may not choose the trace.
+    #[cfg(feature = "otel")]
+    pub fn with_trace_context(mut self, layer: crate::trace_context::TraceContextLayer) -> Self {
+        self.trace_context = layer;
+        self
+    }
+
+    /// Logs successful requests to these route templates at DEBUG instead of INFO
+    /// ([`AccessLogLayer::with_quiet_routes`]; [`PROBE_ROUTES`](crate::PROBE_ROUTES) for the
+    /// health and metrics routes).
+    pub fn with_quiet_routes<I>(mut self, routes: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        self.access_log = self.access_log.with_quiet_routes(routes);
         self
     }
 
@@ -147,8 +173,19 @@ impl Default for Stack {
 }
 
 /// The service [`Stack`] wraps around `S`.
+#[cfg(not(feature = "otel"))]
 pub type StackService<S> = RequestIdService<
     AccessLog<Guard<RequestLimitsService<CatchPanic<Timeout<RequestBodyLimit<S>>, PanicResponse>>>>,
+>;
+
+/// The service [`Stack`] wraps around `S` (with the trace-context layer outermost).
+#[cfg(feature = "otel")]
+pub type StackService<S> = crate::trace_context::TraceContext<
+    RequestIdService<
+        AccessLog<
+            Guard<RequestLimitsService<CatchPanic<Timeout<RequestBodyLimit<S>>, PanicResponse>>>,
+        >,
+    >,
 >;
 
 impl<S> Layer<S> for Stack {
@@ -162,8 +199,13 @@ impl<S> Layer<S> for Stack {
         let inner = RequestLimitsLayer::new(self.limits).layer(inner);
         // The guard reads the ID from the request-ID layer's extension, whatever its header.
         let inner = self.guard.clone().layer(inner);
-        let inner = AccessLogLayer::new().layer(inner);
-        self.request_id.layer(inner)
+        let inner = self.access_log.layer(inner);
+        let inner = self.request_id.layer(inner);
+        // Outside the request-ID layer: the caller's trace context is current when that layer
+        // opens the `request` span, which so becomes the caller's span's child.
+        #[cfg(feature = "otel")]
+        let inner = self.trace_context.layer(inner);
+        inner
     }
 }
 

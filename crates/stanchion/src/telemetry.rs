@@ -8,7 +8,7 @@ use crate::panic::install_panic_hook;
 use stanchion_request_id::RequestId;
 use tracing_core::{Event, Field, Subscriber, field::Visit};
 use tracing_subscriber::{
-    EnvFilter,
+    EnvFilter, Layer,
     fmt::{
         FmtContext, FormatEvent, FormatFields, FormattedFields, MakeWriter,
         format::{JsonFields, Writer},
@@ -18,17 +18,28 @@ use tracing_subscriber::{
     registry::LookupSpan,
 };
 
+#[cfg(feature = "otel")]
+use crate::otel::{Otel, OtelConfig, OtelError};
+
+/// The variable [`Telemetry::new`] reads the filter from.
+pub const RUST_LOG: &str = "RUST_LOG";
+
+/// The variable [`Telemetry::from_env`] reads the format from (`json` or `pretty`).
+pub const LOG_FORMAT: &str = "LOG_FORMAT";
+
 /// The filter used when none is given and `RUST_LOG` is unset or empty.
 pub const DEFAULT_FILTER: &str = "info";
 
 /// The keys every JSON line owns; an event field with one of these names is written as
 /// `field.<name>`.
-pub const RESERVED_KEYS: [&str; 6] = [
+pub const RESERVED_KEYS: [&str; 8] = [
     "timestamp",
     "level",
     "target",
     "service",
     "requestId",
+    "traceId",
+    "spanId",
     "message",
 ];
 
@@ -58,7 +69,7 @@ impl FromStr for LogFormat {
 
 /// A log format name was not `json` or `pretty`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the log format must be `json` or `pretty`")]
+#[error("the log format must be `json` or `pretty` (or `text`)")]
 pub struct ParseLogFormatError;
 
 /// Why the telemetry could not be built or installed.
@@ -66,13 +77,30 @@ pub struct ParseLogFormatError;
 #[non_exhaustive]
 pub enum TelemetryError {
     /// The filter is not valid `RUST_LOG` syntax.
-    #[error("invalid log filter {filter:?}: {reason}")]
+    #[error(
+        "invalid {} {filter:?}: {reason} (expected `RUST_LOG` syntax: comma-separated \
+         `level` or `target=level` directives, levels `trace`, `debug`, `info`, `warn`, \
+         `error`, `off`)",
+        if *from_env { "RUST_LOG" } else { "log filter" }
+    )]
     InvalidFilter {
         /// The filter as given.
         filter: String,
         /// Why it was refused.
         reason: String,
+        /// Whether it came from `RUST_LOG` (else from `with_filter`).
+        from_env: bool,
     },
+    /// `LOG_FORMAT` is not a format name.
+    #[error("invalid LOG_FORMAT {value:?}: expected `json` or `pretty` (or `text`)")]
+    InvalidFormat {
+        /// The value as given.
+        value: String,
+    },
+    /// The OpenTelemetry configuration was refused or could not be built.
+    #[cfg(feature = "otel")]
+    #[error(transparent)]
+    Otel(#[from] OtelError),
     /// A global subscriber was already installed.
     #[error("a global tracing subscriber is already installed")]
     AlreadyInstalled,
@@ -102,33 +130,86 @@ pub struct Telemetry {
     service: Arc<str>,
     redactor: Redactor,
     format: LogFormat,
+    /// `LOG_FORMAT`'s value when it named no format: refused by the strict builders.
+    invalid_format: Option<String>,
     filter: String,
+    filter_from_env: bool,
+    #[cfg(feature = "otel")]
+    otel: OtelSetup,
+}
+
+/// The OpenTelemetry part of a [`Telemetry`]: a configuration still to build (its error kept
+/// for the strict builders), or a pipeline built by the caller.
+#[cfg(feature = "otel")]
+#[derive(Clone, Debug)]
+enum OtelSetup {
+    Config(Result<OtelConfig, OtelError>),
+    Built(Option<Otel>),
 }
 
 impl Telemetry {
     /// JSON lines for `service`, a fresh [`Redactor`], the filter from `RUST_LOG` (else
     /// [`DEFAULT_FILTER`]).
+    ///
+    /// OpenTelemetry (feature `otel`) stays off until [`Telemetry::with_otel`] or
+    /// [`Telemetry::from_env`].
     pub fn new(service: impl Into<String>) -> Self {
-        let filter = std::env::var("RUST_LOG")
+        let from_env = std::env::var(RUST_LOG)
             .ok()
-            .filter(|value| !value.trim().is_empty())
-            .unwrap_or_else(|| DEFAULT_FILTER.to_owned());
+            .filter(|value| !value.trim().is_empty());
+        let filter_from_env = from_env.is_some();
         Self {
             service: Arc::from(service.into()),
             redactor: Redactor::new(),
             format: LogFormat::Json,
-            filter,
+            invalid_format: None,
+            filter: from_env.unwrap_or_else(|| DEFAULT_FILTER.to_owned()),
+            filter_from_env,
+            #[cfg(feature = "otel")]
+            otel: OtelSetup::Built(None),
         }
     }
 
-    /// [`Telemetry::new`], with the format from `LOG_FORMAT` (`json` or `pretty`; anything
-    /// else keeps JSON).
+    /// [`Telemetry::new`], with the format from `LOG_FORMAT` (`json` or `pretty`) and, with
+    /// the feature `otel`, OpenTelemetry from the `OTEL_*` variables
+    /// ([`OtelConfig::from_env`](crate::otel::OtelConfig::from_env)).
+    ///
+    /// A `LOG_FORMAT` that names no format is refused by [`init`](Self::init),
+    /// [`try_build`](Self::try_build) and [`layer`](Self::layer), as an invalid `RUST_LOG` is
+    /// (the lenient [`build`](Self::build) keeps JSON); so is an invalid `OTEL_*` value.
     pub fn from_env(service: impl Into<String>) -> Self {
-        let telemetry = Self::new(service);
-        match std::env::var("LOG_FORMAT").ok().map(|v| v.parse()) {
-            Some(Ok(format)) => telemetry.with_format(format),
-            _ => telemetry,
+        let mut telemetry = Self::new(service);
+        if let Some(value) = std::env::var(LOG_FORMAT)
+            .ok()
+            .filter(|value| !value.trim().is_empty())
+        {
+            match value.parse() {
+                Ok(format) => telemetry.format = format,
+                Err(ParseLogFormatError) => telemetry.invalid_format = Some(value),
+            }
         }
+        #[cfg(feature = "otel")]
+        {
+            telemetry.otel = OtelSetup::Config(OtelConfig::from_env());
+        }
+        telemetry
+    }
+
+    /// Traces with this OpenTelemetry pipeline (feature `otel`): its `tracing` layer joins the
+    /// subscriber and every JSON line inside a span carries `traceId` and `spanId`. Keep a
+    /// clone to [`force_flush`](Otel::force_flush) or [`shutdown`](Otel::shutdown) it.
+    #[cfg(feature = "otel")]
+    pub fn with_otel(mut self, otel: Otel) -> Self {
+        self.otel = OtelSetup::Built(Some(otel));
+        self
+    }
+
+    /// Builds OpenTelemetry from `config` for this service when the subscriber is built
+    /// (feature `otel`); `OtelConfig::disabled()` turns it off.
+    #[cfg(feature = "otel")]
+    pub fn with_otel_config(mut self, config: OtelConfig) -> Self {
+        self.otel = OtelSetup::Config(Ok(config));
+        self
     }
 
     /// Redacts with `redactor`: register the configuration service's secrets with it (its
@@ -138,15 +219,17 @@ impl Telemetry {
         self
     }
 
-    /// Sets the line format.
+    /// Sets the line format (and forgets an invalid `LOG_FORMAT`).
     pub fn with_format(mut self, format: LogFormat) -> Self {
         self.format = format;
+        self.invalid_format = None;
         self
     }
 
     /// Sets the filter, in `RUST_LOG` syntax (`info,stanchion::access=warn`).
     pub fn with_filter(mut self, filter: &str) -> Self {
         filter.clone_into(&mut self.filter);
+        self.filter_from_env = false;
         self
     }
 
@@ -170,12 +253,77 @@ impl Telemetry {
         self.format
     }
 
+    /// The telemetry as a [`Layer`] for a registry of your own, writing to stdout: the JSON
+    /// (or pretty) lines with `service`, `requestId` (and `traceId`/`spanId` with OpenTelemetry),
+    /// redacted, filtered by this telemetry's filter as a per-layer filter (so other layers,
+    /// tracing-opentelemetry's, Sentry's or tokio-console's, see what their own filters let
+    /// through), and, with the feature `otel`, the OpenTelemetry layer of
+    /// [`with_otel`](Self::with_otel) / [`from_env`](Self::from_env).
+    ///
+    /// [`init`](Self::init) is this layer on a registry, installed globally, plus the panic
+    /// hook; a service that composes its own registry calls
+    /// [`install_panic_hook`](crate::install_panic_hook) itself.
+    ///
+    /// ```
+    /// use tracing_subscriber::layer::SubscriberExt as _;
+    ///
+    /// let logs = stanchion_test_support::CapturedLogs::new();
+    /// let telemetry = stanchion::Telemetry::new("backend")
+    ///     .with_filter("warn")
+    ///     .layer_with_writer(logs.clone())?;
+    /// // Any other layer with its own filtering (tracing-opentelemetry, Sentry, tokio-console):
+    /// // here tracing-subscriber's text format into a second capture.
+    /// let other_logs = stanchion_test_support::CapturedLogs::new();
+    /// let other = tracing_subscriber::fmt::layer().with_writer(other_logs.clone());
+    ///
+    /// let subscriber = tracing_subscriber::registry().with(telemetry).with(other);
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     tracing::info!("below the telemetry's filter");
+    ///     tracing::warn!(password = "hunter2", "signed in");
+    /// });
+    /// let lines = logs.json_lines();
+    /// assert_eq!(lines.len(), 1); // the telemetry's filter applies to its own lines only
+    /// assert_eq!(lines[0]["service"], "backend");
+    /// assert_eq!(lines[0]["message"], "signed in");
+    /// assert_eq!(lines[0]["password"], "[REDACTED:secret-field]");
+    /// assert!(other_logs.contents().contains("below the telemetry's filter"));
+    /// # Ok::<_, stanchion::TelemetryError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`try_build`](Self::try_build).
+    pub fn layer<S>(self) -> Result<impl Layer<S> + 'static, TelemetryError>
+    where
+        S: Subscriber + for<'span> LookupSpan<'span>,
+    {
+        self.layer_with_writer(std::io::stdout)
+    }
+
+    /// [`Telemetry::layer`], writing to `make_writer`.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_build`](Self::try_build).
+    pub fn layer_with_writer<S, W>(
+        self,
+        make_writer: W,
+    ) -> Result<impl Layer<S> + 'static, TelemetryError>
+    where
+        S: Subscriber + for<'span> LookupSpan<'span>,
+        W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+    {
+        let (filter, otel) = self.check()?;
+        Ok(self.assemble(filter, otel, make_writer))
+    }
+
     /// Builds a subscriber writing to `make_writer`, to install with
     /// `tracing::subscriber::set_default` (a service's own thread, a test) or
     /// `set_global_default`.
     ///
-    /// Lenient: directives of an invalid filter are skipped. Use [`Telemetry::try_build`] to
-    /// refuse one.
+    /// Lenient: directives of an invalid filter are skipped, an invalid `LOG_FORMAT` keeps
+    /// JSON, an invalid OpenTelemetry configuration leaves OpenTelemetry off. Use
+    /// [`Telemetry::try_build`] to refuse them.
     pub fn build<W>(
         self,
         make_writer: W,
@@ -184,14 +332,21 @@ impl Telemetry {
         W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
     {
         let filter = EnvFilter::builder().parse_lossy(&self.filter);
-        self.assemble(filter, make_writer)
+        #[cfg(feature = "otel")]
+        let otel = self.otel_pipeline().ok().flatten();
+        #[cfg(not(feature = "otel"))]
+        let otel = NoOtel;
+        let layer = self.assemble(filter, otel, make_writer);
+        tracing_subscriber::registry().with(layer)
     }
 
-    /// [`Telemetry::build`], refusing an invalid filter.
+    /// [`Telemetry::build`], refusing an invalid filter, `LOG_FORMAT` or OpenTelemetry
+    /// configuration.
     ///
     /// # Errors
     ///
-    /// [`TelemetryError::InvalidFilter`], with the parser's reason.
+    /// [`TelemetryError::InvalidFilter`], with the parser's reason;
+    /// [`TelemetryError::InvalidFormat`]; `TelemetryError::Otel` (feature `otel`).
     pub fn try_build<W>(
         self,
         make_writer: W,
@@ -202,26 +357,58 @@ impl Telemetry {
     where
         W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
     {
-        let filter = self.parse_filter()?;
-        Ok(self.assemble(filter, make_writer))
+        let layer = self.layer_with_writer(make_writer)?;
+        Ok(tracing_subscriber::registry().with(layer))
     }
 
     /// Installs the subscriber as the global default, writing to stdout, and the panic hook
     /// ([`install_panic_hook`]): from then on a panic on any thread is one redacted ERROR line
     /// (target `stanchion::panic`) in this format, and Rust's default hook no longer prints
-    /// the raw message and backtrace to stderr.
+    /// the raw message and backtrace to stderr. With OpenTelemetry (feature `otel`), the
+    /// pipeline is kept for `Otel::global()`, which `main` shuts down on the way out.
     ///
     /// # Errors
     ///
-    /// An invalid filter, or a global subscriber already installed (the panic hook is then
-    /// left as it was).
+    /// An invalid filter, `LOG_FORMAT` or OpenTelemetry configuration, or a global subscriber
+    /// already installed (the panic hook is then left as it was).
     pub fn init(self) -> Result<(), TelemetryError> {
         let redactor = self.redactor.clone();
-        let subscriber = self.try_build(std::io::stdout)?;
-        tracing::subscriber::set_global_default(subscriber)
+        let (filter, otel) = self.check()?;
+        #[cfg(feature = "otel")]
+        let global = otel.clone();
+        let layer = self.assemble(filter, otel, std::io::stdout);
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
             .map_err(|_| TelemetryError::AlreadyInstalled)?;
+        #[cfg(feature = "otel")]
+        if let Some(otel) = global {
+            otel.set_global();
+        }
         install_panic_hook(redactor);
         Ok(())
+    }
+
+    /// The strict checks: the filter parsed, the format named, OpenTelemetry built.
+    fn check(&self) -> Result<(EnvFilter, MaybeOtel), TelemetryError> {
+        let filter = self.parse_filter()?;
+        if let Some(value) = &self.invalid_format {
+            return Err(TelemetryError::InvalidFormat {
+                value: value.clone(),
+            });
+        }
+        #[cfg(feature = "otel")]
+        let otel = self.otel_pipeline()?;
+        #[cfg(not(feature = "otel"))]
+        let otel = NoOtel;
+        Ok((filter, otel))
+    }
+
+    #[cfg(feature = "otel")]
+    fn otel_pipeline(&self) -> Result<Option<Otel>, OtelError> {
+        match &self.otel {
+            OtelSetup::Built(otel) => Ok(otel.clone()),
+            OtelSetup::Config(Ok(config)) => config.build(&self.service),
+            OtelSetup::Config(Err(error)) => Err(error.clone()),
+        }
     }
 
     fn parse_filter(&self) -> Result<EnvFilter, TelemetryError> {
@@ -230,23 +417,37 @@ impl Telemetry {
             .map_err(|error| TelemetryError::InvalidFilter {
                 filter: self.filter.clone(),
                 reason: error.to_string(),
+                from_env: self.filter_from_env,
             })
     }
 
-    fn assemble<W>(
+    fn assemble<S, W>(
         self,
         filter: EnvFilter,
+        otel: MaybeOtel,
         make_writer: W,
-    ) -> impl Subscriber + for<'span> LookupSpan<'span> + Send + Sync + 'static
+    ) -> impl Layer<S> + 'static
     where
+        S: Subscriber + for<'span> LookupSpan<'span>,
         W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
     {
+        #[cfg(feature = "otel")]
+        let (trace_ids, otel_layer) = match &otel {
+            Some(otel) => (true, Some(otel.layer::<S>())),
+            None => (false, None),
+        };
+        #[cfg(not(feature = "otel"))]
+        let (trace_ids, otel_layer) = {
+            let NoOtel = otel;
+            (false, None::<tracing_subscriber::layer::Identity>)
+        };
         let (json, pretty) = match self.format {
             LogFormat::Json => (
                 Some(
                     tracing_subscriber::fmt::layer()
                         .event_format(JsonLine {
                             service: self.service,
+                            trace_ids,
                         })
                         .fmt_fields(JsonFields::new())
                         .with_writer(RedactingMakeWriter::json(self.redactor, make_writer)),
@@ -261,17 +462,30 @@ impl Telemetry {
                 )),
             ),
         };
-        tracing_subscriber::registry()
-            .with(filter)
-            .with(json)
-            .with(pretty)
+        // One filter for the lines and the spans: a span filtered out of the logs (hyper's
+        // DEBUG spans at `info`) is not exported either. As a per-layer filter, it leaves the
+        // other layers of a composed registry alone.
+        Layer::and_then(Layer::and_then(otel_layer, json), pretty).with_filter(filter)
     }
 }
+
+/// The OpenTelemetry pipeline a telemetry adds, if any.
+#[cfg(feature = "otel")]
+type MaybeOtel = Option<Otel>;
+#[cfg(not(feature = "otel"))]
+type MaybeOtel = NoOtel;
+
+/// Without the feature `otel` there is no pipeline to carry.
+#[cfg(not(feature = "otel"))]
+#[derive(Clone, Copy)]
+struct NoOtel;
 
 /// The JSON line formatter: fixed keys first, then the event's fields at the top level.
 #[derive(Debug)]
 struct JsonLine {
     service: Arc<str>,
+    /// Whether an OpenTelemetry layer makes spans (then the current trace context is logged).
+    trace_ids: bool,
 }
 
 impl<S, N> FormatEvent<S, N> for JsonLine
@@ -303,6 +517,9 @@ where
             line.push_str(",\"requestId\":");
             push_json_str(&mut line, &id);
         }
+        if self.trace_ids {
+            push_trace_ids(&mut line);
+        }
         let mut message = MessageVisitor { line: &mut line };
         event.record(&mut message);
         let mut fields = FieldsVisitor { line: &mut line };
@@ -311,6 +528,28 @@ where
         writer.write_str(&line)
     }
 }
+
+/// Writes `"traceId"` and `"spanId"` of the current OpenTelemetry context: the span entered
+/// now (the bridge makes an entered span's context current), or, outside any span, a caller's
+/// remote context attached by the `Stack` (its trace only: its span is the caller's).
+#[cfg(feature = "otel")]
+fn push_trace_ids(line: &mut String) {
+    use opentelemetry::trace::TraceContextExt as _;
+    use std::fmt::Write as _;
+    let context = opentelemetry::Context::current();
+    let span = context.span();
+    let span_context = span.span_context();
+    if !span_context.is_valid() {
+        return;
+    }
+    let _ = write!(line, ",\"traceId\":\"{}\"", span_context.trace_id());
+    if !span_context.is_remote() {
+        let _ = write!(line, ",\"spanId\":\"{}\"", span_context.span_id());
+    }
+}
+
+#[cfg(not(feature = "otel"))]
+fn push_trace_ids(_line: &mut String) {}
 
 /// The `request_id` field of the nearest span that has one (for events outside the
 /// request-ID layer's task-local, such as in a span a service opened itself).
@@ -485,6 +724,64 @@ mod tests {
         assert_eq!(out, r#""a\"b\\c\nd\u0001e\u007fé""#);
         let parsed: String = serde_json::from_str(&out).unwrap();
         assert_eq!(parsed, "a\"b\\c\nd\u{1}e\u{7f}é");
+    }
+
+    #[test]
+    fn an_invalid_log_format_is_refused_by_the_strict_builders() {
+        let mut telemetry = Telemetry::new("svc").with_filter("info");
+        telemetry.invalid_format = Some("xml".to_owned());
+        let error = telemetry
+            .clone()
+            .try_build(std::io::sink)
+            .err()
+            .expect("refused");
+        assert_eq!(
+            error.to_string(),
+            r#"invalid LOG_FORMAT "xml": expected `json` or `pretty` (or `text`)"#
+        );
+        assert!(
+            telemetry
+                .clone()
+                .layer::<tracing_subscriber::Registry>()
+                .is_err()
+        );
+        // The lenient builder keeps JSON; naming a format clears the refusal.
+        let _ = telemetry.clone().build(std::io::sink);
+        assert!(
+            telemetry
+                .with_format(LogFormat::Json)
+                .try_build(std::io::sink)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn an_invalid_filter_names_its_variable_and_the_accepted_levels() {
+        let mut telemetry = Telemetry::new("svc").with_filter("info,=loud");
+        let message = telemetry
+            .clone()
+            .try_build(std::io::sink)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            message.starts_with("invalid log filter \"info,=loud\""),
+            "{message}"
+        );
+        assert!(
+            message.contains("`trace`, `debug`, `info`, `warn`, `error`, `off`"),
+            "{message}"
+        );
+        telemetry.filter_from_env = true;
+        let message = telemetry
+            .try_build(std::io::sink)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            message.starts_with("invalid RUST_LOG \"info,=loud\""),
+            "{message}"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::{future::Future, io, sync::Arc, time::Instant};
 
 use axum::{Router, extract::State, http::HeaderMap, routing::post};
 use serde::{Deserialize, Serialize};
-use stanchion::{CheckResult, Draining, Health, Metrics, Server, Stack};
+use stanchion::{CheckResult, Draining, Health, Metrics, PROBE_ROUTES, Server, Stack};
 use stanchion_config::ConfigService;
 use stanchion_errors::{ApiError, GUARD_FLAG, axum::Json, codes};
 use stanchion_request_id::RequestId;
@@ -90,7 +90,12 @@ fn app(config: &AgentConfig, metrics: Metrics, draining: Draining) -> io::Result
         .with_state(state)
         .merge(health.routes())
         .merge(metrics.route())
-        .layer(Stack::new().with_guard_gate(guard)))
+        .layer(
+            Stack::new()
+                .with_guard_gate(guard)
+                // Probes every few seconds and scrapes: DEBUG while they succeed.
+                .with_quiet_routes(PROBE_ROUTES),
+        ))
 }
 
 /// Serves the agent with [`stanchion::Server`] on `listener` until `shutdown` resolves (then

@@ -12,7 +12,7 @@ use example_agent::{AgentConfig, ChatRequest, ServiceThread, shared_taxonomy, va
 use serde::Serialize;
 use serde_json::json;
 use stanchion::rollout::Gate;
-use stanchion::{CheckResult, Draining, Health, Metrics, Server, Stack};
+use stanchion::{CheckResult, Draining, Health, Metrics, PROBE_ROUTES, Server, Stack};
 use stanchion_config::ConfigService;
 use stanchion_errors::{ApiError, GUARD_FLAG, ProxyPolicy, axum::Json, codes};
 
@@ -89,7 +89,12 @@ fn router(
         .with_state(state)
         .merge(health.routes())
         .merge(metrics.route())
-        .layer(Stack::new().with_guard_gate(guard)))
+        .layer(
+            Stack::new()
+                .with_guard_gate(guard)
+                // Probes every few seconds and scrapes: DEBUG while they succeed.
+                .with_quiet_routes(PROBE_ROUTES),
+        ))
 }
 
 /// Readiness: `config` and `tools` (the library's: the last refresh succeeded, every critical

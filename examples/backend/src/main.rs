@@ -89,7 +89,14 @@ fn run() -> ExitCode {
         }
     };
     let addr = config.addr();
-    example_agent::runner::run_until_signal("backend", addr, |listener, shutdown| {
+    let code = example_agent::runner::run_until_signal("backend", addr, |listener, shutdown| {
         serve(listener, config, shutdown)
-    })
+    });
+    // The spans of the last requests are still queued: export them before the process ends.
+    if let Some(otel) = stanchion::Otel::global()
+        && let Err(error) = otel.shutdown()
+    {
+        tracing::warn!(%error, "the last spans could not be exported");
+    }
+    code
 }

@@ -15,9 +15,11 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 use serde::Deserialize;
+use stanchion::{PropagateTraceContext, PropagateTraceContextLayer};
 use stanchion_errors::{ApiError, ProxyPolicy, codes};
 use stanchion_request_id::{PropagateRequestId, PropagateRequestIdLayer};
 use tower::{Layer as _, ServiceExt as _};
+use tracing::Instrument as _;
 
 /// The largest agent answer read, in bytes. An answer is a few KiB; anything far larger is
 /// not an answer worth relaying (and an error envelope over 64 KiB is not parsed anyway).
@@ -28,7 +30,7 @@ const MAX_ANSWER_BYTES: usize = 256 * 1024;
 /// Failures are the calls whose `outcome` is not `ok`.
 pub const UPSTREAM_DURATION_SECONDS: &str = "backend_upstream_request_duration_seconds";
 
-type HttpClient = PropagateRequestId<Client<HttpConnector, Full<Bytes>>>;
+type HttpClient = PropagateRequestId<PropagateTraceContext<Client<HttpConnector, Full<Bytes>>>>;
 
 /// Why a base URL cannot be used for the agent.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +60,9 @@ struct ChatAnswer {
 /// Calls the agent's `POST /v1/chat` and `GET /livez`.
 ///
 /// The hyper-util client is wrapped in [`PropagateRequestIdLayer`], so the current request's
-/// ID travels in `x-request-id` and the agent logs under the same ID.
+/// ID travels in `x-request-id` and the agent logs under the same ID, and in
+/// [`PropagateTraceContextLayer`], so each call's `agent call` span travels in `traceparent`
+/// and the agent's spans join the backend's trace.
 #[derive(Clone)]
 pub struct AgentClient {
     base: String,
@@ -96,7 +100,8 @@ impl AgentClient {
         let client = Client::builder(TokioExecutor::new()).build_http();
         Ok(Self {
             base,
-            client: PropagateRequestIdLayer::new().layer(client),
+            client: PropagateRequestIdLayer::new()
+                .layer(PropagateTraceContextLayer::new().layer(client)),
             timeout,
             policy,
         })
@@ -168,6 +173,15 @@ impl AgentClient {
         &self,
         request: Request<Full<Bytes>>,
     ) -> Result<(http::StatusCode, http::HeaderMap, Bytes), ApiError> {
+        // The client side of the hop, as its own span: the agent's request span becomes its
+        // child (`otel.kind` is read by the OpenTelemetry bridge).
+        let span = tracing::info_span!(
+            target: "example_backend::upstream",
+            "agent call",
+            otel.kind = "client",
+            http.request.method = request.method().as_str(),
+            upstream = "agent",
+        );
         let exchange = async {
             let response = self
                 .client
@@ -194,7 +208,7 @@ impl AgentClient {
                 .to_bytes();
             Ok((parts.status, parts.headers, body))
         };
-        tokio::time::timeout(self.timeout, exchange)
+        tokio::time::timeout(self.timeout, exchange.instrument(span))
             .await
             .unwrap_or_else(|_| {
                 Err(ApiError::new(codes::UPSTREAM_TIMEOUT)

@@ -141,6 +141,15 @@ pub fn spawn_server<F>(name: &'static str, setup: F) -> Server
 where
     F: FnOnce(Metrics) -> (Redactor, Serve) + Send + 'static,
 {
+    spawn_server_traced(name, None, setup)
+}
+
+/// [`spawn_server`], tracing with `otel` (an OpenTelemetry pipeline the test keeps a clone of,
+/// to flush it) when given.
+pub fn spawn_server_traced<F>(name: &'static str, otel: Option<stanchion::Otel>, setup: F) -> Server
+where
+    F: FnOnce(Metrics) -> (Redactor, Serve) + Send + 'static,
+{
     let logs = CapturedLogs::new();
     let (ready_tx, ready_rx) = mpsc::channel::<Result<SocketAddr, String>>();
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
@@ -152,10 +161,13 @@ where
             let (redactor, serve) = setup(metrics);
             // DEBUG, whatever RUST_LOG says: the tests see more lines than production's INFO
             // (so a secret at DEBUG is caught too) and do not depend on the caller's env.
-            let subscriber = Telemetry::new(name)
+            let mut telemetry = Telemetry::new(name)
                 .with_filter("debug")
-                .with_redactor(redactor)
-                .build(thread_logs);
+                .with_redactor(redactor);
+            if let Some(otel) = otel {
+                telemetry = telemetry.with_otel(otel);
+            }
+            let subscriber = telemetry.build(thread_logs);
             let _subscriber = tracing::subscriber::set_default(subscriber);
             let runtime = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -204,7 +216,15 @@ where
 /// The real agent (`example_agent::serve`) with the example's own configuration files and
 /// `vars` instead of the process environment.
 pub fn start_agent_with(vars: Vec<(&'static str, String)>) -> Server {
-    spawn_server("agent", move |metrics| {
+    start_agent_traced(vars, None)
+}
+
+/// [`start_agent_with`], tracing with `otel` when given.
+pub fn start_agent_traced(
+    vars: Vec<(&'static str, String)>,
+    otel: Option<stanchion::Otel>,
+) -> Server {
+    spawn_server_traced("agent", otel, move |metrics| {
         let config = example_agent::AgentConfig::from_vars(vars)
             .expect("the agent's example configuration loads")
             .with_metrics(metrics);
@@ -226,7 +246,12 @@ pub fn start_agent() -> Server {
 /// operator does: `AGENT_URL` and `AGENT_TIMEOUT_MS` (injected instead of the process
 /// environment, which tests must not write).
 pub fn start_backend(agent_url: String) -> Server {
-    spawn_server("backend", move |metrics| {
+    start_backend_traced(agent_url, None)
+}
+
+/// [`start_backend`], tracing with `otel` when given.
+pub fn start_backend_traced(agent_url: String, otel: Option<stanchion::Otel>) -> Server {
+    spawn_server_traced("backend", otel, move |metrics| {
         let timeout_ms = AGENT_TIMEOUT.as_millis().to_string();
         let config = example_backend::BackendConfig::from_vars([
             ("AGENT_URL", agent_url),
