@@ -108,8 +108,9 @@ pub struct Duplicate {
 pub struct ParsedDotenv {
     entries: Vec<DotenvEntry>,
     duplicates: Vec<Duplicate>,
-    /// Key → index of its last assignment, and how many assignments it has.
-    index: HashMap<String, (usize, u32)>,
+    /// Key → index of its last assignment, how many assignments it has, and the index of its
+    /// first.
+    index: HashMap<String, (usize, u32, usize)>,
 }
 
 impl ParsedDotenv {
@@ -138,17 +139,25 @@ impl ParsedDotenv {
 
     /// The winning assignment of `key` (the last one), if any.
     pub fn last(&self, key: &str) -> Option<&DotenvEntry> {
-        self.index.get(key).map(|(index, _)| &self.entries[*index])
+        self.index
+            .get(key)
+            .map(|(index, _, _)| &self.entries[*index])
     }
 
     /// Every assignment of `key`, in file order.
     pub fn all<'s>(&'s self, key: &'s str) -> impl Iterator<Item = &'s DotenvEntry> + 's {
         let found = self.index.get(key);
-        let repeated = found.is_some_and(|(_, count)| *count > 1);
+        let repeated = found.is_some_and(|(_, count, _)| *count > 1);
         let single = found
             .filter(|_| !repeated)
-            .map(|(index, _)| &self.entries[*index]);
-        let scan = repeated.then(|| self.entries.iter().filter(move |e| e.key == key));
+            .map(|(index, _, _)| &self.entries[*index]);
+        // PERF: a repeated key is looked for between its first and last assignment only, not
+        // in the whole file (the loader asks for every registry variable in every layer).
+        let scan = found.filter(|_| repeated).map(|(last, _, first)| {
+            self.entries[*first..=*last]
+                .iter()
+                .filter(move |e| e.key == key)
+        });
         single.into_iter().chain(scan.into_iter().flatten())
     }
 
@@ -418,7 +427,7 @@ impl<'a> Parser<'a> {
 
     fn push(&mut self, key: &str, value: String, line: usize, references: Vec<String>) {
         let index = self.parsed.entries.len();
-        if let Some((previous, count)) = self.parsed.index.get_mut(key) {
+        if let Some((previous, count, _)) = self.parsed.index.get_mut(key) {
             self.parsed.duplicates.push(Duplicate {
                 key: key.to_owned(),
                 earlier_line: self.parsed.entries[*previous].line,
@@ -427,7 +436,7 @@ impl<'a> Parser<'a> {
             *previous = index;
             *count += 1;
         } else {
-            self.parsed.index.insert(key.to_owned(), (index, 1));
+            self.parsed.index.insert(key.to_owned(), (index, 1, index));
         }
         self.parsed.entries.push(DotenvEntry {
             key: key.to_owned(),
@@ -603,7 +612,7 @@ impl<'a> Parser<'a> {
                 self.parsed
                     .index
                     .get(name)
-                    .map(|(index, _)| self.parsed.entries[*index].value.as_str())
+                    .map(|(index, _, _)| self.parsed.entries[*index].value.as_str())
             })
             .or_else(|| self.lower.get_var(name));
         match (found, default) {

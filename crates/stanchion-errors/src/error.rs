@@ -65,6 +65,22 @@ impl ApiError {
         }))
     }
 
+    /// An error with `code` and the request ID the caller resolved (the guard's), without
+    /// reading the task-local.
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))] // Only the guard layer resolves IDs.
+    pub(crate) fn with_resolved_id(code: ErrorCode, request_id: Option<String>) -> Self {
+        Self(Box::new(Inner {
+            code,
+            request_id: request_id.map(Cow::Owned),
+            violations: Vec::new(),
+            params: BTreeMap::new(),
+            retry_after: None,
+            allow: None,
+            challenge: None,
+            cause: None,
+        }))
+    }
+
     /// An `INTERNAL_ERROR` that keeps `cause` for the logs.
     pub fn internal(cause: impl Into<Cause>) -> Self {
         Self::new(codes::INTERNAL_ERROR).with_cause(cause)

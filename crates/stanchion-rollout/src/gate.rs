@@ -214,6 +214,73 @@ impl Gate {
 /// response future, which should not hold a clone of the gate per request).
 pub fn count_decision(flag: &'static str, mode: RolloutMode, denied: bool) -> Option<Outcome> {
     let outcome = Outcome::of(mode, denied)?;
-    metrics::counter!(DECISIONS_TOTAL, "flag" => flag, "outcome" => outcome.as_str()).increment(1);
+    // PERF: the same counter `metrics::counter!(DECISIONS_TOTAL, "flag" => flag, "outcome" =>
+    // outcome)` registers, through a `'static` key made once per flag: the macro builds a key
+    // with a fresh label vector and hashes it on every call, and the recorder clones it again
+    // (`Key::to_retained`); a static key carries its hash and clones without allocating. On
+    // the guard's error path (one decision per error response) this measured ~1,000 fewer
+    // instructions per request (`benches/benches/instructions.rs`).
+    let key = decision_key(flag, outcome);
+    metrics::with_recorder(|recorder| recorder.register_counter(key, &METADATA)).increment(1);
     Some(outcome)
+}
+
+/// What `metrics::counter!` passes for a counter of this module.
+static METADATA: metrics::Metadata<'static> =
+    metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+
+/// The four keys of one flag, by [`Outcome`] (`allow`, `deny`, `would_allow`, `would_deny`).
+type DecisionKeys = [metrics::Key; 4];
+
+/// Keys made so far, by flag: flags are `'static` names from code, so the list is as small as
+/// the set of gates, and each entry is made (and leaked) once per process.
+static DECISION_KEYS: std::sync::Mutex<Vec<(&'static str, &'static DecisionKeys)>> =
+    std::sync::Mutex::new(Vec::new());
+
+thread_local! {
+    /// This thread's copy of the entries it used, so a decision takes no lock.
+    static LOCAL_DECISION_KEYS: std::cell::RefCell<Vec<(&'static str, &'static DecisionKeys)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn decision_key(flag: &'static str, outcome: Outcome) -> &'static metrics::Key {
+    let index = match outcome {
+        Outcome::Allow => 0,
+        Outcome::Deny => 1,
+        Outcome::WouldAllow => 2,
+        Outcome::WouldDeny => 3,
+    };
+    let keys = LOCAL_DECISION_KEYS.with(|local| {
+        if let Some((_, keys)) = local.borrow().iter().find(|(name, _)| *name == flag) {
+            return *keys;
+        }
+        let keys = shared_decision_keys(flag);
+        local.borrow_mut().push((flag, keys));
+        keys
+    });
+    &keys[index]
+}
+
+fn shared_decision_keys(flag: &'static str) -> &'static DecisionKeys {
+    let mut shared = DECISION_KEYS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, keys)) = shared.iter().find(|(name, _)| *name == flag) {
+        return keys;
+    }
+    let key = |outcome: Outcome| {
+        let labels: &'static [metrics::Label] = Box::leak(Box::new([
+            metrics::Label::from_static_parts("flag", flag),
+            metrics::Label::from_static_parts("outcome", outcome.as_str()),
+        ]));
+        metrics::Key::from_static_parts(DECISIONS_TOTAL, labels)
+    };
+    let keys: &'static DecisionKeys = Box::leak(Box::new([
+        key(Outcome::Allow),
+        key(Outcome::Deny),
+        key(Outcome::WouldAllow),
+        key(Outcome::WouldDeny),
+    ]));
+    shared.push((flag, keys));
+    keys
 }

@@ -162,6 +162,10 @@ impl Metrics {
         // Leaked so both the facade (global or thread default) and this handle can borrow it
         // for the process's life; one recorder per service.
         let recorder: &'static PrometheusRecorder = Box::leak(Box::new(recorder));
+        LEAKED_RECORDERS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(recorder_address(recorder));
         let process = metrics_process::Collector::default();
         metrics::with_local_recorder(recorder, || process.describe());
         Metrics {
@@ -244,6 +248,44 @@ impl Metrics {
             }
         });
     }
+}
+
+/// The addresses of the recorders [`Metrics`] made. They are leaked, never freed, so an
+/// address in this list names the same recorder for the rest of the process: a handle cached
+/// under it (the access log's histogram handles) can never record into another
+/// recorder that later took the same memory, as a recorder on a caller's stack could.
+static LEAKED_RECORDERS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+thread_local! {
+    /// The addresses of this thread's recorders already found in [`LEAKED_RECORDERS`] (so a
+    /// request takes no lock).
+    static KNOWN_RECORDERS: std::cell::RefCell<Vec<usize>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn recorder_address(recorder: &dyn Recorder) -> usize {
+    std::ptr::from_ref(recorder).cast::<()>().addr()
+}
+
+/// The identity of the recorder the `metrics` macros would use now, when it is one of
+/// [`Metrics`]' (global or this thread's default): a key under which handles registered with
+/// it may be cached. `None` for any other recorder (none installed, a test's own): callers
+/// then register through the macros as usual.
+pub(crate) fn cacheable_recorder() -> Option<usize> {
+    let address = metrics::with_recorder(recorder_address);
+    KNOWN_RECORDERS.with(|known| {
+        if known.borrow().contains(&address) {
+            return Some(address);
+        }
+        let leaked = LEAKED_RECORDERS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&address);
+        if leaked {
+            known.borrow_mut().push(address);
+        }
+        leaked.then_some(address)
+    })
 }
 
 fn build_recorder() -> Result<PrometheusRecorder, MetricsError> {
