@@ -149,6 +149,17 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     )
 }
 
+/// A date argument, refused when it lies after today (UTC).
+pub(crate) fn date_argument(text: &str, flag: &str, today: Date) -> Result<Date, String> {
+    let date = Date::parse(text).map_err(|why| format!("{flag}: {why}"))?;
+    if date > today {
+        return Err(format!(
+            "{flag} {date} is in the future (today is {today} UTC)"
+        ));
+    }
+    Ok(date)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,7 @@ use stanchion_config::{Snapshot, SourceKind};
 use stanchion_redact::Redactor;
 
 use crate::{
-    civil::{Date, Moment},
+    civil::{Moment, date_argument},
     config::SourceArgs,
     output,
     rollout_file::Rollout,
@@ -137,16 +137,7 @@ pub(crate) fn run(args: RolloutArgs) -> ExitCode {
 fn readiness(redactor: &Redactor, args: &ReadinessArgs) -> Result<ExitCode, String> {
     let now = Moment::now();
     let date = match &args.date {
-        Some(text) => {
-            let date = Date::parse(text).map_err(|why| format!("--date: {why}"))?;
-            if date > now.date {
-                return Err(format!(
-                    "--date {date} is in the future (today is {} UTC)",
-                    now.date
-                ));
-            }
-            date
-        }
+        Some(text) => date_argument(text, "--date", now.date)?,
         None => now.date,
     };
     let rollout = Rollout::load(&args.rollout)?;

@@ -16,7 +16,7 @@ use clap::{Args, Subcommand};
 use stanchion_redact::Redactor;
 
 use crate::{
-    civil::{Date, Moment},
+    civil::{Date, Moment, date_argument},
     ledger::{self, Entry},
     output,
     output::Format,
@@ -116,17 +116,6 @@ pub(crate) fn run(args: SmokeArgs) -> ExitCode {
         output::eprintln(&redactor, &format!("stanchion smoke {name}: {why}"));
         ExitCode::from(2)
     })
-}
-
-/// A date argument, refused when it lies after today (UTC).
-fn date_argument(text: &str, flag: &str, today: Date) -> Result<Date, String> {
-    let date = Date::parse(text).map_err(|why| format!("{flag}: {why}"))?;
-    if date > today {
-        return Err(format!(
-            "{flag} {date} is in the future (today is {today} UTC)"
-        ));
-    }
-    Ok(date)
 }
 
 fn record(redactor: &Redactor, args: RecordArgs) -> Result<ExitCode, String> {

@@ -86,6 +86,16 @@ fn item<'a>(report: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no item {name} in {report:#}"))
 }
 
+/// The `live modes` item of `flag`.
+fn live<'a>(report: &'a Value, flag: &str) -> &'a Value {
+    report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["section"] == "live modes" && item["name"] == flag)
+        .unwrap_or_else(|| panic!("no live mode of {flag} in {report:#}"))
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -206,13 +216,7 @@ fn a_running_backend_reports_its_live_modes_and_counters_and_a_stale_mode_blocks
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     let (report, _) = service.report("2026-11-30");
     assert_eq!(item(&report, "readyz")["status"], "pass");
-    let live = report["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|item| item["section"] == "live modes" && item["name"] == "AUTH_MODE")
-        .unwrap();
-    assert_eq!(live["detail"], "live shadow");
+    assert_eq!(live(&report, "AUTH_MODE")["detail"], "live shadow");
     assert_eq!(item(&report, "refresh")["status"], "pass");
 
     // The files say enforced, the running service (not refreshed) still runs shadow.
@@ -231,14 +235,7 @@ fn a_running_backend_reports_its_live_modes_and_counters_and_a_stale_mode_blocks
     ]);
     // The backend's watcher may already have refreshed; then the modes agree again.
     let (report, _) = service.report("2026-11-30");
-    let live = report["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|item| item["section"] == "live modes" && item["name"] == "AUTH_MODE")
-        .unwrap()
-        .clone();
-    match live["detail"].as_str().unwrap() {
+    match live(&report, "AUTH_MODE")["detail"].as_str().unwrap() {
         "live enforced" => assert_eq!(out.status.code(), Some(0)),
         detail => {
             assert!(
