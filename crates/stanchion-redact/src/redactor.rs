@@ -261,7 +261,13 @@ impl Redactor {
             return true;
         }
         let prefilter = self.inner.prefilter.load();
-        let (candidates, literal_hit) = self.inner.triggers.candidates(&prefilter, line);
+        let quoted_secret = prefilter.literals.as_ref().is_some_and(|l| l.quote);
+        let scanned = if quoted_secret {
+            line
+        } else {
+            &line[crate::prefilter::json_fixed_prefix(line)..]
+        };
+        let (candidates, literal_hit) = self.inner.triggers.candidates(&prefilter, scanned);
         !candidates.is_empty() || literal_hit
     }
 

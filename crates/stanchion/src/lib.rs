@@ -114,6 +114,7 @@ mod access_log;
 #[cfg(feature = "axum")]
 mod axum;
 pub mod health;
+mod json_line;
 mod limits;
 pub mod metrics;
 #[cfg(feature = "otel")]

@@ -1,20 +1,14 @@
 //! Telemetry initialisation: JSON (or pretty) log lines, redacted, filtered.
 
-use std::{fmt, str::FromStr, sync::Arc};
+use std::{str::FromStr, sync::Arc};
 
 use stanchion_redact::{Redactor, subscriber::RedactingMakeWriter};
 
+use crate::json_line::{JsonLine, SpanFields};
 use crate::panic::install_panic_hook;
-use stanchion_request_id::RequestId;
-use tracing_core::{Event, Field, Subscriber, field::Visit};
+use tracing_core::Subscriber;
 use tracing_subscriber::{
-    EnvFilter, Layer,
-    fmt::{
-        FmtContext, FormatEvent, FormatFields, FormattedFields, MakeWriter,
-        format::{JsonFields, Writer},
-    },
-    layer::SubscriberExt as _,
-    registry::LookupSpan,
+    EnvFilter, Layer, fmt::MakeWriter, layer::SubscriberExt as _, registry::LookupSpan,
 };
 
 #[cfg(feature = "otel")]
@@ -444,11 +438,11 @@ impl Telemetry {
             LogFormat::Json => (
                 Some(
                     tracing_subscriber::fmt::layer()
+                        .fmt_fields(SpanFields)
                         .event_format(JsonLine {
                             service: self.service,
                             trace_ids,
                         })
-                        .fmt_fields(JsonFields::new())
                         .with_writer(RedactingMakeWriter::json(self.redactor, make_writer)),
                 ),
                 None,
@@ -479,277 +473,9 @@ type MaybeOtel = NoOtel;
 #[derive(Clone, Copy)]
 struct NoOtel;
 
-/// The JSON line formatter: fixed keys first, then the event's fields at the top level.
-#[derive(Debug)]
-struct JsonLine {
-    service: Arc<str>,
-    /// Whether an OpenTelemetry layer makes spans (then the current trace context is logged).
-    trace_ids: bool,
-}
-
-impl<S, N> FormatEvent<S, N> for JsonLine
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
-        let metadata = event.metadata();
-        // PERF: one buffer per event, sized for a typical access-log line.
-        let mut line = String::with_capacity(320);
-        line.push_str("{\"timestamp\":\"");
-        // PERF: humantime writes RFC 3339 with microseconds (the format tracing-subscriber's
-        // `SystemTime` writes) from one stack buffer; the timer went through `fmt` for each
-        // field (~2,400 instructions per line, measured by benches/benches/instructions.rs).
-        {
-            use fmt::Write as _;
-            write!(
-                line,
-                "{}",
-                humantime::format_rfc3339_micros(std::time::SystemTime::now())
-            )?;
-        }
-        line.push_str("\",\"level\":\"");
-        line.push_str(metadata.level().as_str());
-        line.push_str("\",\"target\":");
-        push_json_str(&mut line, metadata.target());
-        line.push_str(",\"service\":");
-        push_json_str(&mut line, &self.service);
-        // PERF: the task-local's ID is a cheap clone (shared bytes); no `String` per line.
-        if let Some(id) = RequestId::current() {
-            line.push_str(",\"requestId\":");
-            push_json_str(&mut line, id.as_str());
-        } else if let Some(id) = span_request_id(ctx) {
-            line.push_str(",\"requestId\":");
-            push_json_str(&mut line, &id);
-        }
-        if self.trace_ids {
-            push_trace_ids(&mut line);
-        }
-        let mut message = MessageVisitor { line: &mut line };
-        event.record(&mut message);
-        let mut fields = FieldsVisitor { line: &mut line };
-        event.record(&mut fields);
-        line.push_str("}\n");
-        writer.write_str(&line)
-    }
-}
-
-/// Writes `"traceId"` and `"spanId"` of the current OpenTelemetry context: the span entered
-/// now (the bridge makes an entered span's context current), or, outside any span, a caller's
-/// remote context attached by the `Stack` (its trace only: its span is the caller's).
-#[cfg(feature = "otel")]
-fn push_trace_ids(line: &mut String) {
-    use opentelemetry::trace::TraceContextExt as _;
-    use std::fmt::Write as _;
-    let context = opentelemetry::Context::current();
-    let span = context.span();
-    let span_context = span.span_context();
-    if !span_context.is_valid() {
-        return;
-    }
-    let _ = write!(line, ",\"traceId\":\"{}\"", span_context.trace_id());
-    if !span_context.is_remote() {
-        let _ = write!(line, ",\"spanId\":\"{}\"", span_context.span_id());
-    }
-}
-
-#[cfg(not(feature = "otel"))]
-fn push_trace_ids(_line: &mut String) {}
-
-/// The `request_id` field of the nearest span that has one (for events outside the
-/// request-ID layer's task-local, such as in a span a service opened itself).
-fn span_request_id<S, N>(ctx: &FmtContext<'_, S, N>) -> Option<String>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    ctx.event_scope()?.find_map(|span| {
-        let extensions = span.extensions();
-        let fields = extensions.get::<FormattedFields<N>>()?;
-        if !fields.contains("\"request_id\"") {
-            return None;
-        }
-        let value: serde_json::Value = serde_json::from_str(fields).ok()?;
-        match value.get("request_id")? {
-            serde_json::Value::String(id) => Some(id.clone()),
-            _ => None,
-        }
-    })
-}
-
-/// Writes `"message":"..."` (the first pass over the fields).
-struct MessageVisitor<'a> {
-    line: &'a mut String,
-}
-
-impl Visit for MessageVisitor<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.line.push_str(",\"message\":");
-            push_json_str(self.line, value);
-        }
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == "message" {
-            self.line.push_str(",\"message\":");
-            push_json_str(self.line, &format!("{value:?}"));
-        }
-    }
-}
-
-/// Writes every other field as a top-level member (the second pass).
-struct FieldsVisitor<'a> {
-    line: &'a mut String,
-}
-
-impl FieldsVisitor<'_> {
-    /// Writes `,"name":` and returns false for the message (written by the first pass).
-    fn key(&mut self, field: &Field) -> bool {
-        let name = field.name();
-        if name == "message" {
-            return false;
-        }
-        let name = name.strip_prefix("r#").unwrap_or(name);
-        self.line.push(',');
-        if RESERVED_KEYS.contains(&name) {
-            push_json_str(self.line, &format!("field.{name}"));
-        } else {
-            push_json_str(self.line, name);
-        }
-        self.line.push(':');
-        true
-    }
-}
-
-impl Visit for FieldsVisitor<'_> {
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        if self.key(field) {
-            if value.is_finite() {
-                use fmt::Write as _;
-                let _ = write!(self.line, "{value}");
-            } else {
-                push_json_str(self.line, &value.to_string());
-            }
-        }
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        if self.key(field) {
-            // PERF: digits from a stack buffer, not a `String` per field.
-            self.line.push_str(itoa::Buffer::new().format(value));
-        }
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        if self.key(field) {
-            // PERF: digits from a stack buffer, not a `String` per field.
-            self.line.push_str(itoa::Buffer::new().format(value));
-        }
-    }
-
-    fn record_i128(&mut self, field: &Field, value: i128) {
-        if self.key(field) {
-            // PERF: digits from a stack buffer, not a `String` per field.
-            self.line.push_str(itoa::Buffer::new().format(value));
-        }
-    }
-
-    fn record_u128(&mut self, field: &Field, value: u128) {
-        if self.key(field) {
-            // PERF: digits from a stack buffer, not a `String` per field.
-            self.line.push_str(itoa::Buffer::new().format(value));
-        }
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        if self.key(field) {
-            self.line.push_str(if value { "true" } else { "false" });
-        }
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if self.key(field) {
-            push_json_str(self.line, value);
-        }
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        if self.key(field) {
-            let mut text = value.to_string();
-            let mut source = value.source();
-            while let Some(error) = source {
-                text.push_str(": ");
-                text.push_str(&error.to_string());
-                source = error.source();
-            }
-            push_json_str(self.line, &text);
-        }
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if self.key(field) {
-            push_json_str(self.line, &format!("{value:?}"));
-        }
-    }
-}
-
-/// Appends `value` as a JSON string literal.
-fn push_json_str(out: &mut String, value: &str) {
-    out.push('"');
-    // PERF: most values (keys, targets, routes, IDs, messages) need no escaping. A branch-free
-    // scan that the compiler vectorizes decides that for the whole string, which is then
-    // copied in one piece; only a string that needs it takes the byte loop below.
-    let clean = !value.bytes().fold(false, |dirty, byte| {
-        dirty | (byte < 0x20) | (byte == b'"') | (byte == b'\\') | (byte == 0x7f)
-    });
-    if clean {
-        out.push_str(value);
-        out.push('"');
-        return;
-    }
-    let mut start = 0;
-    for (index, byte) in value.bytes().enumerate() {
-        let escape: Option<&str> = match byte {
-            b'"' => Some("\\\""),
-            b'\\' => Some("\\\\"),
-            b'\n' => Some("\\n"),
-            b'\r' => Some("\\r"),
-            b'\t' => Some("\\t"),
-            0x00..=0x1f | 0x7f => None,
-            _ => continue,
-        };
-        out.push_str(&value[start..index]);
-        match escape {
-            Some(escape) => out.push_str(escape),
-            None => {
-                use fmt::Write as _;
-                let _ = write!(out, "\\u{byte:04x}");
-            }
-        }
-        start = index + 1;
-    }
-    out.push_str(&value[start..]);
-    out.push('"');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn json_strings_escape_quotes_backslashes_and_controls() {
-        let mut out = String::new();
-        push_json_str(&mut out, "a\"b\\c\nd\u{1}e\u{7f}é");
-        assert_eq!(out, r#""a\"b\\c\nd\u0001e\u007fé""#);
-        let parsed: String = serde_json::from_str(&out).unwrap();
-        assert_eq!(parsed, "a\"b\\c\nd\u{1}e\u{7f}é");
-    }
 
     #[test]
     fn an_invalid_log_format_is_refused_by_the_strict_builders() {
