@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `stanchion perf run` side by side with wrk (Debian's `wrk`) on the same target: the example
 # backend's /livez, the server pinned to CPU 1 and each load generator to CPU 0, one thread
-# each. Reports throughput, latency percentiles and each tool's own CPU time, from which its
-# ceiling on one core follows (requests per CPU-second). Run by hand:
+# each. Reports throughput, latency percentiles and each tool's own CPU time, from which an
+# estimate of its ceiling on one core follows (requests per CPU-second; not a measurement at
+# saturation unless the tool's core is saturated). Run by hand:
 #     benches/perf-vs-wrk.sh            # 10 s per run, 10 connections, 2 rounds
 #     SECS=20 CONNS=20 ROUNDS=3 benches/perf-vs-wrk.sh
 # Results: docs/benchmarks.md.

@@ -126,11 +126,12 @@ fn the_backend_smoke_plan_passes_against_the_real_backend_and_every_request_is_c
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
     assert_eq!(report["passed"], true);
-    assert!(
-        report["metadata"]["started_at"]
-            .as_str()
-            .unwrap()
-            .ends_with('Z')
+    let markdown = std::fs::read_to_string(&markdown_path).unwrap();
+    check_metadata(
+        &report["metadata"],
+        &markdown,
+        &format!("http://{addr}"),
+        backend.0.id(),
     );
     let metrics = get(&addr, "/metrics");
     let scenarios = report["scenarios"].as_array().unwrap();
@@ -147,9 +148,21 @@ fn the_backend_smoke_plan_passes_against_the_real_backend_and_every_request_is_c
         );
         assert_eq!(scenario["errors"]["total"], 0, "{name}: {scenario}");
         assert_eq!(scenario["passed"], true, "{name}");
+        // The shortened run really was shortened: --duration and --warmup replaced the plan's
+        // 60 s and 2 s (ignored, the test would still pass, only in three minutes).
+        assert_eq!(scenario["duration_seconds"], 2.0, "{name}");
+        assert_eq!(scenario["warmup_seconds"], 1.0, "{name}");
         let process = &scenario["target_process"];
         assert!(
             process["peak_rss_bytes"].as_u64().unwrap() > 0,
+            "{name}: {process}"
+        );
+        assert!(
+            process["cpu_seconds"].as_f64().unwrap() >= 0.0,
+            "{name}: {process}"
+        );
+        assert!(
+            process["cpu_percent"].as_f64().unwrap() >= 0.0,
             "{name}: {process}"
         );
         assert_eq!(process["exited"], false);
@@ -164,6 +177,75 @@ fn the_backend_smoke_plan_passes_against_the_real_backend_and_every_request_is_c
     let chat = &scenarios[1];
     assert_eq!(chat["clients"], 5);
     assert!(chat["auth"].as_str().unwrap().ends_with("(5 tokens)"));
-    let markdown = std::fs::read_to_string(&markdown_path).unwrap();
+    // Ten clients answered as fast as the backend can for 2 s: far more than the one clock
+    // tick (10 ms) of CPU that /proc can resolve, so zero would mean the figure is not read.
+    let plan_reads = &scenarios[2]["target_process"];
+    assert!(
+        plan_reads["cpu_seconds"].as_f64().unwrap() > 0.0,
+        "{plan_reads}"
+    );
     assert!(markdown.contains("| `p95 <= 2.5s` |"), "{markdown}");
+}
+
+/// `git rev-parse HEAD` where the test runs, which is also where `stanchion` runs; `None`
+/// outside a checkout (a source tarball), where the report says the commit is unknown.
+fn git_head() -> Option<String> {
+    let output = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|output| output.status.success())?;
+    let head = String::from_utf8(output.stdout).ok()?.trim().to_owned();
+    (!head.is_empty()).then_some(head)
+}
+
+/// The run metadata in the JSON report and the Markdown rows that carry it.
+fn check_metadata(metadata: &Value, markdown: &str, target: &str, pid: u32) {
+    // The commit went through the report's redactor, which must leave a 40-hex SHA alone.
+    let commit = match git_head() {
+        Some(head) => {
+            assert_eq!(head.len(), 40, "{head}");
+            assert!(head.bytes().all(|b| b.is_ascii_hexdigit()), "{head}");
+            assert_eq!(metadata["commit"], head.as_str(), "{metadata}");
+            head
+        }
+        None => {
+            assert!(metadata["commit"].is_null(), "{metadata}");
+            "unknown".to_owned()
+        }
+    };
+    // The test and the `stanchion` binary are built with the same profile.
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    assert_eq!(metadata["build_profile"], profile, "{metadata}");
+    assert_eq!(metadata["tool"], "stanchion-perf");
+    let version = metadata["tool_version"].as_str().unwrap();
+    assert!(!version.is_empty(), "{metadata}");
+    assert!(!metadata["cpu"].as_str().unwrap().is_empty(), "{metadata}");
+    assert!(metadata["cpus"].as_u64().unwrap() >= 1, "{metadata}");
+    assert_eq!(metadata["target"], target, "{metadata}");
+    assert_eq!(metadata["target_pid"], pid, "{metadata}");
+    let started = metadata["started_at"].as_str().unwrap();
+    let finished = metadata["finished_at"].as_str().unwrap();
+    // RFC 3339 UTC with milliseconds (`2026-12-01T15:34:08.123Z`): fixed width, so the
+    // strings order as the times do.
+    for time in [started, finished] {
+        assert_eq!(time.len(), 24, "{time}");
+        assert!(time.ends_with('Z') && time.as_bytes()[10] == b'T', "{time}");
+    }
+    assert!(finished >= started, "{started} .. {finished}");
+    for row in [
+        format!("| target | {target} |"),
+        format!("| commit | {commit} |"),
+        format!("| tool | stanchion-perf {version} ({profile} build) |"),
+        "| CPU | ".to_owned(),
+        format!("| started | {started} |"),
+        format!("| finished | {finished} |"),
+        format!("| target PID | {pid} |"),
+    ] {
+        assert!(markdown.contains(&row), "{row}: {markdown}");
+    }
 }

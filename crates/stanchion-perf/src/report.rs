@@ -109,7 +109,8 @@ pub struct Requests {
     /// Open model: measured sends that started more than 10 ms after their scheduled time
     /// (the harness could not keep up); their latency still counts from the schedule.
     pub late: u64,
-    /// Open model: the largest delay of a measured send behind its schedule, in seconds.
+    /// Open model: the largest delay of a measured send behind its schedule, in seconds (late
+    /// or not).
     pub max_send_lag_seconds: f64,
     /// Open model: measured sends skipped because `max_in_flight` requests were pending.
     pub dropped: u64,
@@ -123,8 +124,13 @@ pub struct Requests {
 pub struct Rate {
     /// Open model: the plan's rate.
     pub target: Option<f64>,
-    /// Measured requests sent divided by the measured duration.
+    /// Measured requests sent divided by `measured_seconds`: below the target when sends were
+    /// dropped or when the harness fell behind and sent past the measured period's end.
     pub achieved: f64,
+    /// Wall-clock seconds of the measured period as it ran: from its start to its nominal end
+    /// or, when later, to the last measured send (open model; the closed model's last send
+    /// always starts before the end, so this is its duration).
+    pub measured_seconds: f64,
 }
 
 /// Latency figures from an HDR histogram, in seconds.
@@ -216,6 +222,14 @@ fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
+fn exited_text(exited: bool) -> &'static str {
+    if exited {
+        ", EXITED during the run"
+    } else {
+        ""
+    }
+}
+
 fn codes(by_code: &BTreeMap<String, u64>) -> String {
     by_code
         .iter()
@@ -237,6 +251,32 @@ impl ScenarioReport {
             e.transport,
             e.status_4xx,
             e.status_5xx
+        )
+    }
+
+    /// The requests line's tail: late and dropped sends, and for the open model the largest
+    /// send lag, which says how far behind the harness fell even when nothing was late.
+    fn send_text(&self) -> String {
+        let r = &self.requests;
+        let dropped = r.dropped + r.warmup_dropped;
+        if self.model == "open" {
+            format!(
+                "late {} (largest send lag {}), dropped {dropped}",
+                r.late,
+                format_seconds(r.max_send_lag_seconds)
+            )
+        } else {
+            format!("late {}, dropped {dropped}", r.late)
+        }
+    }
+
+    /// The rate with the wall-clock seconds it was measured over.
+    fn rate_detail(&self) -> String {
+        format!(
+            "{} ({} measured in {:.2}s)",
+            self.rate_text(),
+            self.requests.measured,
+            self.rate.measured_seconds
         )
     }
 
@@ -276,15 +316,14 @@ impl Report {
             let r = &s.requests;
             let _ = writeln!(
                 out,
-                "  requests   {} sent = {} warm-up ({} failed) + {} measured; late {}, dropped {}",
+                "  requests   {} sent = {} warm-up ({} failed) + {} measured; {}",
                 r.sent,
                 r.warmup,
                 r.warmup_errors,
                 r.measured,
-                r.late,
-                r.dropped + r.warmup_dropped
+                s.send_text()
             );
-            let _ = writeln!(out, "  rate       {}", s.rate_text());
+            let _ = writeln!(out, "  rate       {}", s.rate_detail());
             match &s.latency {
                 Some(latency) => {
                     let _ = writeln!(out, "  latency    {}", latency_line(latency));
@@ -311,11 +350,7 @@ impl Report {
                     p.cpu_seconds,
                     p.cpu_percent,
                     mib(p.peak_rss_bytes),
-                    if p.exited {
-                        ", EXITED during the run"
-                    } else {
-                        ""
-                    }
+                    exited_text(p.exited)
                 );
             }
             for t in &s.thresholds {
@@ -439,13 +474,13 @@ impl Report {
             let r = &s.requests;
             let _ = writeln!(
                 out,
-                "- requests: {} sent = {} warm-up + {} measured; late {}, dropped {}",
+                "- requests: {} sent = {} warm-up + {} measured; {}",
                 r.sent,
                 r.warmup,
                 r.measured,
-                r.late,
-                r.dropped + r.warmup_dropped
+                s.send_text()
             );
+            let _ = writeln!(out, "- rate: {}", s.rate_detail());
             if let Some(latency) = &s.latency {
                 let _ = writeln!(out, "- latency: {}", latency_line(latency));
             }
@@ -462,11 +497,12 @@ impl Report {
             if let Some(p) = &s.target_process {
                 let _ = writeln!(
                     out,
-                    "- target pid {}: CPU {:.2}s ({:.1}% of one core), peak RSS {}",
+                    "- target pid {}: CPU {:.2}s ({:.1}% of one core), peak RSS {}{}",
                     p.pid,
                     p.cpu_seconds,
                     p.cpu_percent,
-                    mib(p.peak_rss_bytes)
+                    mib(p.peak_rss_bytes),
+                    exited_text(p.exited)
                 );
             }
             if !s.thresholds.is_empty() {

@@ -361,7 +361,7 @@ async fn run_scenario(
                 measure_from,
                 end,
             )
-            .await
+            .await;
         }
     }
 
@@ -384,13 +384,16 @@ async fn run_scenario(
         // Every task holding a clone has been joined above; this branch cannot be taken.
         Err(shared) => std::mem::replace(&mut *shared.recorder(), Recorder::new()),
     };
+    // Open model only: a closed-loop client never starts a send at or after `end`, so its
+    // measured period is the nominal one.
+    let window = measured_window(measure_from, end, recorder.last_measured_send());
     let open = matches!(scenario.model, LoadModel::Open { .. });
     let (requests, errors, statuses, latency, service_time) = recorder.finish(open);
     let (model, target_rate, clients) = match scenario.model {
         LoadModel::Open { rate, .. } => ("open", Some(rate), None),
         LoadModel::Closed { clients, .. } => ("closed", None, Some(clients)),
     };
-    let achieved = requests.measured as f64 / scenario.duration.as_secs_f64();
+    let achieved = achieved_rate(requests.measured, window);
     let error_rate = errors.rate();
     let mut report = ScenarioReport {
         name: scenario.name.clone(),
@@ -410,6 +413,7 @@ async fn run_scenario(
         rate: Rate {
             target: target_rate,
             achieved,
+            measured_seconds: window.as_secs_f64(),
         },
         latency,
         service_time,
@@ -427,6 +431,24 @@ async fn run_scenario(
         .collect();
     report.passed = report.thresholds.iter().all(|t| t.passed);
     report
+}
+
+/// The measured period as it really ran: from its start to its nominal end or, when the
+/// harness fell behind and was still sending measured requests after that end, to the last of
+/// those sends. A rate computed over the nominal duration instead would equal the target
+/// whenever nothing is dropped, however late the sends went out.
+fn measured_window(measure_from: Instant, end: Instant, last_send: Option<Instant>) -> Duration {
+    last_send.map_or(end, |last| last.max(end)) - measure_from
+}
+
+/// Measured requests sent per second of the real measured period.
+fn achieved_rate(measured: u64, window: Duration) -> f64 {
+    let seconds = window.as_secs_f64();
+    if seconds > 0.0 {
+        measured as f64 / seconds
+    } else {
+        0.0
+    }
 }
 
 /// Sends on a timetable: request `i` is due at `start + i / rate`. Latency counts from the due
@@ -463,11 +485,6 @@ async fn open_model(
             shared.recorder().dropped(phase);
             continue;
         }
-        let sent_at = Instant::now();
-        let lag = sent_at - due;
-        if lag > LATE_TOLERANCE {
-            shared.recorder().late(phase, lag);
-        }
         in_flight.fetch_add(1, Ordering::AcqRel);
         let (target, shared, in_flight) = (
             Arc::clone(target),
@@ -476,11 +493,16 @@ async fn open_model(
         );
         let token = tokens.first().cloned();
         tasks.spawn(async move {
+            // The send starts when this task first runs, not when it was spawned: when the
+            // harness is short of CPU, a burst of overdue slots is spawned at once and the
+            // tasks wait for a worker thread, and that wait is part of the lag.
+            let sent_at = Instant::now();
             let outcome = target.send(token.as_ref()).await;
             let done = Instant::now();
-            shared
-                .recorder()
-                .record(phase, &outcome, done - due, done - sent_at);
+            let mut recorder = shared.recorder();
+            recorder.record(phase, &outcome, done - due, done - sent_at);
+            recorder.send_started(phase, sent_at - due, sent_at);
+            drop(recorder);
             in_flight.fetch_sub(1, Ordering::AcqRel);
         });
     }
@@ -547,19 +569,27 @@ async fn progress_line(
             let recorder = shared.recorder();
             (recorder.sent(), recorder.measured_errors())
         };
-        let phase = if now < measure_from {
-            "warm-up"
-        } else {
-            "measuring"
-        };
-        let rate = sent as f64 / elapsed.max(1e-3);
+        let line = progress_text(&name, now >= measure_from, elapsed, total, sent, errors);
         let mut stderr = std::io::stderr();
-        let _ = write!(
-            stderr,
-            "\r\x1b[2K[{name}] {phase} {elapsed:.1}s/{total:.0}s  sent {sent}  rate {rate:.1}/s  errors {errors}"
-        );
+        let _ = write!(stderr, "\r\x1b[2K{line}");
         let _ = stderr.flush();
     }
+}
+
+/// One progress line, without the carriage return and erase sequence that redraw it.
+fn progress_text(
+    name: &str,
+    measuring: bool,
+    elapsed: f64,
+    total: f64,
+    sent: u64,
+    errors: u64,
+) -> String {
+    let phase = if measuring { "measuring" } else { "warm-up" };
+    let rate = sent as f64 / elapsed.max(1e-3);
+    format!(
+        "[{name}] {phase} {elapsed:.1}s/{total:.0}s  sent {sent}  rate {rate:.1}/s  errors {errors}"
+    )
 }
 
 #[cfg(test)]
@@ -574,6 +604,39 @@ mod tests {
         let path = base_uri("http://127.0.0.1/api").expect_err("path");
         assert!(path.to_string().contains("has no path"));
         assert!(base_uri("not a url").is_err());
+    }
+
+    #[test]
+    fn a_measured_send_past_the_nominal_end_stretches_the_window_and_lowers_the_rate() {
+        let measure_from = Instant::now();
+        let end = measure_from + Duration::from_secs(2);
+        // On time: the last measured send went out before the end, the window is nominal.
+        let on_time = measured_window(measure_from, end, Some(end - Duration::from_millis(5)));
+        assert_eq!(on_time, Duration::from_secs(2));
+        assert!((achieved_rate(400, on_time) - 200.0).abs() < 1e-9);
+        // Half a second behind: the same 400 requests took 2.5 s, so 160/s, not the 200/s
+        // that counting timetable slots over the nominal duration would claim.
+        let behind = measured_window(measure_from, end, Some(end + Duration::from_millis(500)));
+        assert_eq!(behind, Duration::from_millis(2500));
+        assert!((achieved_rate(400, behind) - 160.0).abs() < 1e-9);
+        // Nothing measured was sent (every slot dropped, or a closed model).
+        assert_eq!(
+            measured_window(measure_from, end, None),
+            Duration::from_secs(2)
+        );
+        assert_eq!(achieved_rate(0, Duration::ZERO), 0.0);
+    }
+
+    #[test]
+    fn the_progress_line_shows_phase_elapsed_sent_rate_and_errors() {
+        assert_eq!(
+            progress_text("health", false, 1.0, 62.0, 25, 0),
+            "[health] warm-up 1.0s/62s  sent 25  rate 25.0/s  errors 0"
+        );
+        assert_eq!(
+            progress_text("chat", true, 10.0, 62.0, 40, 3),
+            "[chat] measuring 10.0s/62s  sent 40  rate 4.0/s  errors 3"
+        );
     }
 
     #[test]

@@ -4,8 +4,12 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use hdrhistogram::Histogram;
+use tokio::time::Instant;
 
-use crate::report::{Errors, Latency, Requests};
+use crate::{
+    report::{Errors, Latency, Requests},
+    run::LATE_TOLERANCE,
+};
 
 /// Latencies are recorded in microseconds, from 1 µs to one hour, with three significant
 /// digits (a relative error of at most 0.1%).
@@ -46,6 +50,8 @@ pub(crate) struct Recorder {
     requests: Requests,
     errors: Errors,
     statuses: BTreeMap<String, u64>,
+    /// Open model: when the last measured send started.
+    last_measured_send: Option<Instant>,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -67,6 +73,7 @@ impl Recorder {
             requests: Requests::default(),
             errors: Errors::default(),
             statuses: BTreeMap::new(),
+            last_measured_send: None,
         }
     }
 
@@ -115,13 +122,24 @@ impl Recorder {
         }
     }
 
-    /// An open-model send that started later than scheduled by more than the tolerance.
-    pub(crate) fn late(&mut self, phase: Phase, lag: Duration) {
-        if phase == Phase::Measured {
-            self.requests.late += 1;
-            self.requests.max_send_lag_seconds =
-                self.requests.max_send_lag_seconds.max(lag.as_secs_f64());
+    /// An open-model send that started `lag` behind its due time, at `at`. Only measured sends
+    /// count: they make the late count, the largest lag and the end of the measured period.
+    pub(crate) fn send_started(&mut self, phase: Phase, lag: Duration, at: Instant) {
+        if phase != Phase::Measured {
+            return;
         }
+        if lag > LATE_TOLERANCE {
+            self.requests.late += 1;
+        }
+        self.requests.max_send_lag_seconds =
+            self.requests.max_send_lag_seconds.max(lag.as_secs_f64());
+        // Sends run on concurrent tasks, so the last one recorded need not be the last started.
+        self.last_measured_send = Some(self.last_measured_send.map_or(at, |last| last.max(at)));
+    }
+
+    /// Open model: when the last measured send started; `None` when none did (or closed model).
+    pub(crate) fn last_measured_send(&self) -> Option<Instant> {
+        self.last_measured_send
     }
 
     /// An open-model send that was not made because `max_in_flight` requests were pending.
@@ -224,5 +242,23 @@ mod tests {
         assert_eq!(statuses.get("429"), Some(&1));
         // The connect failure has no latency; the timeout has one.
         assert_eq!(latency.map(|l| l.samples), Some(3));
+    }
+
+    #[test]
+    fn only_measured_sends_count_as_late_and_the_latest_start_ends_the_period() {
+        let mut recorder = Recorder::new();
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        // A warm-up send far behind its schedule is not the measured period's concern.
+        recorder.send_started(Phase::Warmup, ms(500), t0 + ms(900));
+        recorder.send_started(Phase::Measured, ms(2), t0 + ms(10));
+        // Recorded out of order: the later start is the end, whichever task finished last.
+        recorder.send_started(Phase::Measured, ms(40), t0 + ms(300));
+        recorder.send_started(Phase::Measured, ms(11), t0 + ms(200));
+        assert_eq!(recorder.last_measured_send(), Some(t0 + ms(300)));
+        let (requests, ..) = recorder.finish(true);
+        // 40 ms and 11 ms are past the 10 ms tolerance; 2 ms is not.
+        assert_eq!(requests.late, 2);
+        assert!((requests.max_send_lag_seconds - 0.040).abs() < 1e-9);
     }
 }

@@ -43,6 +43,7 @@ enum Counter {
     Status5xx,
     Connect,
     Timeout,
+    Transport,
     Late,
     Dropped,
 }
@@ -59,8 +60,8 @@ enum Op {
 
 /// The metric names a threshold may use, for error messages and `--help`.
 pub const METRICS: &str = "p50 p90 p95 p99 max mean (durations: 250ms, 2.5s), error_rate (1% or 0.01), \
-     requests errors status_4xx status_5xx errors_connect errors_timeout late dropped (counts), \
-     rate (requests per second)";
+     requests errors status_4xx status_5xx errors_connect errors_timeout errors_transport late \
+     dropped (counts), rate (requests per second)";
 
 /// Why a threshold expression cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +123,7 @@ impl FromStr for Threshold {
             "status_5xx" => Metric::Count(Counter::Status5xx),
             "errors_connect" => Metric::Count(Counter::Connect),
             "errors_timeout" => Metric::Count(Counter::Timeout),
+            "errors_transport" => Metric::Count(Counter::Transport),
             "late" => Metric::Count(Counter::Late),
             "dropped" => Metric::Count(Counter::Dropped),
             "rate" => Metric::Rate,
@@ -207,6 +209,7 @@ impl Threshold {
                 Counter::Status5xx => report.errors.status_5xx,
                 Counter::Connect => report.errors.connect,
                 Counter::Timeout => report.errors.timeout,
+                Counter::Transport => report.errors.transport,
                 Counter::Late => report.requests.late,
                 Counter::Dropped => report.requests.dropped,
             } as f64),
@@ -281,6 +284,7 @@ mod tests {
         assert!((limit_of("error_rate < 0.02") - 0.02).abs() < 1e-9);
         assert!((limit_of("rate >= 24/s") - 24.0).abs() < 1e-9);
         assert_eq!(limit_of("status_5xx == 0"), 0.0);
+        assert_eq!(limit_of("errors_transport == 0"), 0.0);
     }
 
     #[test]
