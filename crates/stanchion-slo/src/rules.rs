@@ -120,12 +120,30 @@ pub(crate) fn recorded(spec: &Spec, objective: &Objective, window: Duration) -> 
     )
 }
 
-/// The expression of an objective's fast page.
+/// All events of `objective` (the ratio's denominator) as a selector with the job.
+pub(crate) fn total_selector(spec: &Spec, objective: &Objective) -> String {
+    match &objective.sli {
+        Sli::Ratio { total, .. } => selector(spec, &total.metric, &[&total.matchers]),
+        Sli::Latency {
+            histogram,
+            matchers,
+            ..
+        } => selector(spec, &format!("{histogram}_count"), &[matchers]),
+    }
+}
+
+/// The expression of an objective's fast page: the error ratio over the window at or above
+/// the outage ratio, and enough events in the window that the ratio means something (one
+/// failed request in a quiet minute is a 100% ratio, not an outage). The ratio carries
+/// `slo` and the count does not, so they are matched on `job` alone.
 pub(crate) fn fast_page_expr(spec: &Spec, objective: &Objective) -> String {
+    let window = spec.fast_page.window;
     format!(
-        "{} >= {}",
-        recorded(spec, objective, spec.fast_page.window),
-        number(spec.fast_page.error_ratio)
+        "{} >= {} and on (job) sum by (job) (increase({}[{window}])) >= {}",
+        recorded(spec, objective, window),
+        number(spec.fast_page.error_ratio),
+        total_selector(spec, objective),
+        spec.fast_page.min_events
     )
 }
 
@@ -272,7 +290,7 @@ pub(crate) fn operational(spec: &Spec) -> Vec<Alert> {
             Some("5m"),
             "ticket",
             "{{ $labels.job }}: {{ $value | humanizePercentage }} of error responses left without an envelope",
-            "The guard is rewriting (or, in audit mode, passing) error responses that were not written as envelopes.",
+            "The guard is rewriting (in enforced mode) or only counting (in shadow mode) error responses that were not written as envelopes.",
             "Look at stanchion_guard_violations_total by status: the status points to the layer or handler that writes plain errors.",
         ),
         // The smoke gauge is not scraped from the service's job: the CLI writes it to a file
@@ -314,9 +332,10 @@ pub(crate) fn slo_alerts(spec: &Spec, objective: &Objective) -> Vec<Alert> {
                 spec.fast_page.window
             ),
             description: format!(
-                "At least {} of {title} events failed over the last {} (objective {target}%). Burn-rate alerts would take minutes to see this.",
+                "At least {} of {title} events failed over the last {}, out of {} or more (objective {target}%). Burn-rate alerts would take minutes to see this.",
                 number(spec.fast_page.error_ratio * 100.0) + "%",
-                spec.fast_page.window
+                spec.fast_page.window,
+                spec.fast_page.min_events
             ),
             remediation: objective.remediation.clone(),
             runbook: objective.runbook.clone(),

@@ -43,7 +43,8 @@ pub struct Service {
     pub period: Duration,
 }
 
-/// `[fast_page]`: pages when the error ratio over `window` reaches `error_ratio`.
+/// `[fast_page]`: pages when the error ratio over `window` reaches `error_ratio` and at least
+/// `min_events` events happened in it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct FastPage {
@@ -51,7 +52,17 @@ pub struct FastPage {
     pub window: Duration,
     /// The error ratio that counts as an outage, in (0, 1] (default 0.5).
     pub error_ratio: f64,
+    /// The fewest events in `window` that can page, at least 1 (default
+    /// [`DEFAULT_MIN_EVENTS`]). Without a floor, one failed request in a quiet minute is a
+    /// 100% error ratio and pages someone; the burn-rate page still covers a total outage at
+    /// lower traffic, only later.
+    pub min_events: u64,
 }
+
+/// `fast_page.min_events` when the spec gives none: with `error_ratio` 0.5, at least five
+/// failures in the window, so one or two unlucky requests never page, while any service
+/// worth a two-minute page (a request every few seconds or more) reaches it in a moment.
+pub const DEFAULT_MIN_EVENTS: u64 = 10;
 
 /// One `[[objectives]]` entry.
 #[derive(Clone, Debug, PartialEq)]
@@ -177,6 +188,7 @@ struct RawService {
 struct RawFastPage {
     window: Option<Spanned<String>>,
     error_ratio: Option<Spanned<f64>>,
+    min_events: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -269,6 +281,7 @@ impl Spec {
         let fast = raw.fast_page.unwrap_or(RawFastPage {
             window: None,
             error_ratio: None,
+            min_events: None,
         });
         let window = duration(&fast.window, "fast_page.window", "1m")?;
         let min_window = scrape_interval.as_secs() * 2;
@@ -308,6 +321,22 @@ impl Spec {
                     format!("{} is outside (0, 1]", ratio.get_ref()),
                 ));
             }
+        };
+        let min_events = match &fast.min_events {
+            None => DEFAULT_MIN_EVENTS,
+            Some(count) => u64::try_from(*count.get_ref())
+                .ok()
+                .filter(|count| *count >= 1)
+                .ok_or_else(|| {
+                    at(
+                        count.span(),
+                        "fast_page.min_events".into(),
+                        format!(
+                            "{} is not a count of at least 1 (1 pages on a single event)",
+                            count.get_ref()
+                        ),
+                    )
+                })?,
         };
         let mut objectives = Vec::new();
         for (index, spanned) in raw.objectives.into_iter().enumerate() {
@@ -462,6 +491,7 @@ impl Spec {
             fast_page: FastPage {
                 window,
                 error_ratio,
+                min_events,
             },
             objectives,
         })
@@ -522,7 +552,48 @@ fn check_matchers(text: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_matchers;
+    use super::{DEFAULT_MIN_EVENTS, Spec, check_matchers};
+
+    fn with_fast_page(fast_page: &str) -> Result<Spec, super::SpecError> {
+        Spec::parse(&format!(
+            r#"
+[service]
+name = "shop"
+job = "shop"
+owner = "o"
+on_call = "c"
+runbook_base_url = "https://runbooks.example/"
+
+[fast_page]
+{fast_page}
+
+[[objectives]]
+name = "availability"
+title = "Availability"
+objective = 99.9
+runbook = "availability.md"
+remediation = "r"
+errors = {{ metric = "http_server_request_duration_seconds_count", matchers = 'http_response_status_code=~"5.."' }}
+total = {{ metric = "http_server_request_duration_seconds_count" }}
+test = {{ good = 'http_response_status_code="200"', bad = 'http_response_status_code="503"' }}
+"#
+        ))
+    }
+
+    #[test]
+    fn the_fast_page_floor_defaults_to_ten_events_and_refuses_less_than_one() {
+        let spec = with_fast_page(r#"window = "1m""#).expect("valid");
+        assert_eq!(spec.fast_page.min_events, DEFAULT_MIN_EVENTS);
+        assert_eq!(DEFAULT_MIN_EVENTS, 10);
+        let spec = with_fast_page("min_events = 25").expect("valid");
+        assert_eq!(spec.fast_page.min_events, 25);
+        for bad in ["min_events = 0", "min_events = -3"] {
+            let error = with_fast_page(bad).expect_err(bad);
+            assert_eq!(error.field, "fast_page.min_events", "{bad}");
+            assert_eq!(error.line, Some(10), "{bad}");
+            assert!(error.message.contains("at least 1"), "{error}");
+        }
+    }
 
     #[test]
     fn matchers_are_checked() {

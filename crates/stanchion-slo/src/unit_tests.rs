@@ -2,14 +2,15 @@
 //!
 //! Each SLO is driven through a healthy hour, then a total outage (the fast page must fire by
 //! two minutes after it starts, the burn-rate page and ticket later), and through a
-//! one-minute blip (the burn-rate page must stay silent). Each operational alert gets a
+//! one-minute blip (the burn-rate page must stay silent), and a paging SLO through one failure
+//! at low traffic (the fast page must stay silent). Each operational alert gets a
 //! series that breaches it and one that must not. Expected annotations are the templates
 //! expanded for the values the series produce, so a changed annotation fails too.
 
 use std::{collections::BTreeMap, fmt::Write as _};
 
 use crate::{
-    rules::{Alert, SMOKE_GAUGE, operational, q, selector, slo_alerts},
+    rules::{Alert, SMOKE_GAUGE, operational, q, ratio_record, selector, slo_alerts},
     spec::{Objective, Sli, Spec},
 };
 
@@ -85,6 +86,41 @@ pub(crate) fn render(spec: &Spec, source: &str) -> String {
         let _ = writeln!(out, "    alert_rule_test:");
         for at in ["122m", "125m", "130m"] {
             expect(&mut out, at, "SloBurnRatePage", &[]);
+        }
+
+        // 3. One event a minute, the one at minute 5 bad: over the window ending at 5m the
+        // error ratio is 100%, so only the fast page's minimum volume keeps it silent. The
+        // expression test pins that ratio, so the case cannot pass because the ratio was low.
+        if find("SloOutage").is_some() {
+            let quiet: Vec<(u64, u64)> = (0..15_u64)
+                .map(|i| {
+                    let bad = u64::from(i >= 5);
+                    (i - bad, bad)
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "  - name: {}\n    interval: 1m\n    input_series:",
+                q(&format!(
+                    "{}: a single failure at low traffic does not page",
+                    objective.name
+                ))
+            );
+            write_series(&mut out, spec, objective, &quiet);
+            let _ = writeln!(out, "    alert_rule_test:");
+            for at in ["5m", "6m"] {
+                expect(&mut out, at, "SloOutage", &[]);
+            }
+            let record = ratio_record(spec.fast_page.window);
+            let _ = writeln!(
+                out,
+                "    promql_expr_test:\n      - expr: {}\n        eval_time: 5m\n        exp_samples:\n          - labels: {}\n            value: 1",
+                q(&format!("{record}{{slo=\"{}\"}}", objective.name)),
+                q(&format!(
+                    "{record}{{job=\"{}\", slo=\"{}\"}}",
+                    spec.service.job, objective.name
+                ))
+            );
         }
     }
     write_operational(&mut out, spec);
@@ -358,7 +394,7 @@ fn write_operational(out: &mut String, spec: &Spec) {
     );
     let violations = s(
         "stanchion_guard_violations_total",
-        &["mode=\"enforce\", status=\"500\""],
+        &["mode=\"enforced\", status=\"500\""],
     );
     case(
         "2% of error responses without an envelope",
