@@ -60,7 +60,7 @@ pub use crate::{
     duration::Duration,
     rules::{OPERATIONAL_RUNBOOKS, SMOKE_GAUGE, SMOKE_MAX_AGE_HOURS, alert_names},
     spec::{
-        DEFAULT_MIN_EVENTS, FastPage, Objective, Selector, Service, Sli, Spec, SpecError,
+        DEFAULT_MIN_EVENTS, FastPage, Objective, Selector, Service, Sli, Smoke, Spec, SpecError,
         TestSeries,
     },
 };

@@ -20,6 +20,21 @@ pub struct Spec {
     pub fast_page: FastPage,
     /// The objectives, in file order.
     pub objectives: Vec<Objective>,
+    /// `[smoke]`: where the daily smoke evidence is scraped; `None`, no `SmokeEvidenceStale`.
+    pub smoke: Option<Smoke>,
+}
+
+/// `[smoke]`: the scrape jobs that serve the daily strict smoke record's gauge
+/// (`stanchion smoke record` writes it to a textfile; node_exporter's textfile collector or a
+/// Pushgateway serves it, under their own job, never the service's). `SmokeEvidenceStale`
+/// selects the gauge by these jobs, like every other rule selects by the service's job, so a
+/// gauge from some other place does not count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Smoke {
+    /// The jobs, at least one; names of letters, digits, `_`, `-` and `:` (they go into a
+    /// regular expression).
+    pub jobs: Vec<String>,
 }
 
 /// `[service]`.
@@ -169,6 +184,13 @@ struct RawSpec {
     service: RawService,
     fast_page: Option<RawFastPage>,
     objectives: Vec<Spanned<RawObjective>>,
+    smoke: Option<RawSmoke>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmoke {
+    jobs: Spanned<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -486,7 +508,32 @@ impl Spec {
                 message: "a spec needs at least one objective".into(),
             });
         }
+        let smoke = match raw.smoke {
+            None => None,
+            Some(smoke) => {
+                let valid = |job: &String| {
+                    !job.is_empty()
+                        && job
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':'))
+                };
+                let jobs = smoke.jobs.get_ref();
+                if jobs.is_empty() || !jobs.iter().all(valid) {
+                    return Err(at(
+                        smoke.jobs.span(),
+                        "smoke.jobs".into(),
+                        format!(
+                            "{jobs:?}: give at least one scrape job, each of letters, digits, `_`, `-` or `:`"
+                        ),
+                    ));
+                }
+                Some(Smoke {
+                    jobs: smoke.jobs.into_inner(),
+                })
+            }
+        };
         Ok(Spec {
+            smoke,
             service,
             fast_page: FastPage {
                 window,
@@ -578,6 +625,22 @@ total = {{ metric = "http_server_request_duration_seconds_count" }}
 test = {{ good = 'http_response_status_code="200"', bad = 'http_response_status_code="503"' }}
 "#
         ))
+    }
+
+    #[test]
+    fn smoke_jobs_are_optional_and_checked() {
+        assert_eq!(with_fast_page("").expect("valid").smoke, None);
+        let spec = with_fast_page("[smoke]\njobs = [\"node\", \"stanchion-smoke-record\"]")
+            .expect("valid");
+        assert_eq!(
+            spec.smoke.expect("given").jobs,
+            ["node", "stanchion-smoke-record"]
+        );
+        for bad in ["[smoke]\njobs = []", "[smoke]\njobs = [\"node|.*\"]"] {
+            let error = with_fast_page(bad).expect_err(bad);
+            assert_eq!(error.field, "smoke.jobs", "{bad}");
+            assert_eq!(error.line, Some(11), "{bad}");
+        }
     }
 
     #[test]

@@ -418,12 +418,26 @@ fn write_operational(out: &mut String, spec: &Spec) {
     // day, smoke-b passes on days 1 and 2 and then stops. smoke-b's last pass (86400 s) gets
     // older than 26 h (93600 s) at 180000 s = minute 3000 and fires 10 minutes later; smoke-a
     // is never more than a day old.
-    let smoke = |instance: &str| format!("{SMOKE_GAUGE}{{job=\"node\", instance=\"{instance}\"}}");
+    let Some(smoke) = &spec.smoke else {
+        return;
+    };
+    let smoke_job = smoke.jobs[0].clone();
+    let gauge = |job: &str, instance: &str| {
+        format!("{SMOKE_GAUGE}{{job=\"{job}\", instance=\"{instance}\"}}")
+    };
+    // `absent()` of an equality matcher carries its label; of a regular expression, none.
+    let absent_labels: Vec<(&'static str, String)> = match smoke.jobs.as_slice() {
+        [job] => vec![("job", job.clone())],
+        _ => vec![],
+    };
     case(
         "SmokeEvidenceStale: the record that stops passing, beside one that keeps passing",
         &[
-            (smoke("smoke-a:9100"), "0x1439 86400x1439 172800x300"),
-            (smoke("smoke-b:9100"), "0x1439 86400x1739"),
+            (
+                gauge(&smoke_job, "smoke-a:9100"),
+                "0x1439 86400x1439 172800x300",
+            ),
+            (gauge(&smoke_job, "smoke-b:9100"), "0x1439 86400x1739"),
         ],
         &[
             ("1500m", "SmokeEvidenceStale", None),
@@ -432,7 +446,10 @@ fn write_operational(out: &mut String, spec: &Spec) {
                 "3015m",
                 "SmokeEvidenceStale",
                 Some((
-                    vec![("instance", "smoke-b:9100".into()), ("job", "node".into())],
+                    vec![
+                        ("instance", "smoke-b:9100".into()),
+                        ("job", smoke_job.clone()),
+                    ],
                     "",
                 )),
             ),
@@ -443,7 +460,18 @@ fn write_operational(out: &mut String, spec: &Spec) {
         &[(s("up", &["instance=\"backend:8080\""]), "1x20")],
         &[
             ("5m", "SmokeEvidenceStale", None),
-            ("15m", "SmokeEvidenceStale", Some((vec![], ""))),
+            (
+                "15m",
+                "SmokeEvidenceStale",
+                Some((absent_labels.clone(), "")),
+            ),
         ],
+    );
+    // A fresh gauge from a job the spec does not name is not evidence: the alert selects by
+    // job like every other rule.
+    case(
+        "SmokeEvidenceStale: a gauge under another job does not count",
+        &[(gauge("some-other-job", "smoke-c:9100"), "0+60x20")],
+        &[("15m", "SmokeEvidenceStale", Some((absent_labels, "")))],
     );
 }
