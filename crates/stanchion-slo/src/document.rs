@@ -77,9 +77,10 @@ pub(crate) fn render(spec: &Spec, source: &str) -> String {
     let _ = writeln!(out, "| Alert | Severity | Fires when |\n|---|---|---|");
     let _ = writeln!(
         out,
-        "| `SloOutage` | page | at least {}% of events failed over the last {} (a total outage pages within two minutes; burn-rate alerts alone cannot) |",
+        "| `SloOutage` | page | at least {}% of events failed over the last {}, and at least {} events happened in it (a total outage pages within two minutes; burn-rate alerts alone cannot. The floor keeps one failed request in a quiet minute from paging; below it, a total outage pages through `SloBurnRatePage`, later) |",
         number(spec.fast_page.error_ratio * 100.0),
-        spec.fast_page.window
+        spec.fast_page.window,
+        spec.fast_page.min_events
     );
     let describe = |severity: &str| {
         BURN_RATES

@@ -59,7 +59,10 @@ pub use crate::{
     document::GENERATED_END,
     duration::Duration,
     rules::{OPERATIONAL_RUNBOOKS, SMOKE_GAUGE, SMOKE_MAX_AGE_HOURS, alert_names},
-    spec::{FastPage, Objective, Selector, Service, Sli, Spec, SpecError, TestSeries},
+    spec::{
+        DEFAULT_MIN_EVENTS, FastPage, Objective, Selector, Service, Sli, Smoke, Spec, SpecError,
+        TestSeries,
+    },
 };
 
 /// Everything generated from one spec, as file contents.

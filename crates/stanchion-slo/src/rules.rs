@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use crate::{
     Duration,
-    spec::{Objective, Sli, Spec},
+    spec::{Objective, Sli, Smoke, Spec},
 };
 
 /// The burn-rate alerts of the Google SRE workbook, table 5-8 (30-day budget): severity,
@@ -36,7 +36,7 @@ pub const SMOKE_GAUGE: &str = "stanchion_smoke_last_success_timestamp_seconds";
 /// room for the timer's random delay and the run itself, so one slow run does not ticket.
 pub const SMOKE_MAX_AGE_HOURS: u64 = 26;
 
-/// Every alert name the rules define.
+/// Every alert name the rules can define (`SmokeEvidenceStale` only with `[smoke]`).
 pub fn alert_names() -> Vec<&'static str> {
     let mut names = vec!["SloOutage", "SloBurnRatePage", "SloBurnRateTicket"];
     names.extend(OPERATIONAL_RUNBOOKS.iter().map(|(name, _)| *name));
@@ -120,12 +120,30 @@ pub(crate) fn recorded(spec: &Spec, objective: &Objective, window: Duration) -> 
     )
 }
 
-/// The expression of an objective's fast page.
+/// All events of `objective` (the ratio's denominator) as a selector with the job.
+pub(crate) fn total_selector(spec: &Spec, objective: &Objective) -> String {
+    match &objective.sli {
+        Sli::Ratio { total, .. } => selector(spec, &total.metric, &[&total.matchers]),
+        Sli::Latency {
+            histogram,
+            matchers,
+            ..
+        } => selector(spec, &format!("{histogram}_count"), &[matchers]),
+    }
+}
+
+/// The expression of an objective's fast page: the error ratio over the window at or above
+/// the outage ratio, and enough events in the window that the ratio means something (one
+/// failed request in a quiet minute is a 100% ratio, not an outage). The ratio carries
+/// `slo` and the count does not, so they are matched on `job` alone.
 pub(crate) fn fast_page_expr(spec: &Spec, objective: &Objective) -> String {
+    let window = spec.fast_page.window;
     format!(
-        "{} >= {}",
-        recorded(spec, objective, spec.fast_page.window),
-        number(spec.fast_page.error_ratio)
+        "{} >= {} and on (job) sum by (job) (increase({}[{window}])) >= {}",
+        recorded(spec, objective, window),
+        number(spec.fast_page.error_ratio),
+        total_selector(spec, objective),
+        spec.fast_page.min_events
     )
 }
 
@@ -159,7 +177,8 @@ pub(crate) struct Alert {
     pub runbook: String,
 }
 
-/// The operational alerts, in [`OPERATIONAL_RUNBOOKS`] order.
+/// The operational alerts, in [`OPERATIONAL_RUNBOOKS`] order (`SmokeEvidenceStale` only when
+/// the spec has `[smoke]`).
 pub(crate) fn operational(spec: &Spec) -> Vec<Alert> {
     let job = |metric: &str, extra: &[&str]| selector(spec, metric, extra);
     let runbook = |name: &str| {
@@ -186,7 +205,7 @@ pub(crate) fn operational(spec: &Spec) -> Vec<Alert> {
         remediation: remediation.to_owned(),
         runbook: runbook(name),
     };
-    vec![
+    let mut alerts = vec![
         alert(
             "TargetDown",
             format!("{} == 0", job("up", &[])),
@@ -272,19 +291,22 @@ pub(crate) fn operational(spec: &Spec) -> Vec<Alert> {
             Some("5m"),
             "ticket",
             "{{ $labels.job }}: {{ $value | humanizePercentage }} of error responses left without an envelope",
-            "The guard is rewriting (or, in audit mode, passing) error responses that were not written as envelopes.",
+            "The guard is rewriting (in enforced mode) or only counting (in shadow mode) error responses that were not written as envelopes.",
             "Look at stanchion_guard_violations_total by status: the status points to the layer or handler that writes plain errors.",
         ),
-        // The smoke gauge is not scraped from the service's job: the CLI writes it to a file
-        // that node_exporter's textfile collector (or a Pushgateway, from the CronJob) serves
-        // under its own job and instance. So no `job="..."` matcher: every series that
-        // exists is a place recording the evidence, and each one going stale fires with its
-        // own labels; `absent` covers the evidence never having been published at all.
-        alert(
+    ];
+    // The smoke gauge is not scraped from the service's job: the CLI writes it to a file that
+    // node_exporter's textfile collector (or a Pushgateway, from the CronJob) serves under its
+    // own job. So the spec names those jobs (`[smoke] jobs`), and without them there is no
+    // alert: a Prometheus that scrapes only the services would otherwise hold a ticket that
+    // never resolves. Every series under those jobs is a place recording the evidence, and
+    // each one going stale fires with its own labels; `absent` covers the evidence never
+    // having been published at all.
+    if let Some(smoke) = &spec.smoke {
+        let gauge = format!("{SMOKE_GAUGE}{{{}}}", smoke_job_matcher(smoke));
+        alerts.push(alert(
             "SmokeEvidenceStale",
-            format!(
-                "time() - {SMOKE_GAUGE} > {SMOKE_MAX_AGE_HOURS} * 3600 or absent({SMOKE_GAUGE})"
-            ),
+            format!("time() - {gauge} > {SMOKE_MAX_AGE_HOURS} * 3600 or absent({gauge})"),
             Some("10m"),
             "ticket",
             &format!("No strict smoke record has passed in the last {SMOKE_MAX_AGE_HOURS} hours"),
@@ -292,8 +314,18 @@ pub(crate) fn operational(spec: &Spec) -> Vec<Alert> {
                 "{SMOKE_GAUGE} is older than {SMOKE_MAX_AGE_HOURS} hours, or nothing exports it: the daily `stanchion smoke record --checks` stopped running or stopped passing, and the rollout's 7-day streak is breaking."
             ),
             "Run `stanchion smoke streak` on the ledger to see which day broke and why; check the last run of the record (systemd timer or CronJob) and the failing check in the ledger's last row.",
-        ),
-    ]
+        ));
+    }
+    alerts
+}
+
+/// `job="node"` for one smoke job, `job=~"node|pushgateway"` for several (the spec allows no
+/// regular-expression characters in them).
+pub(crate) fn smoke_job_matcher(smoke: &Smoke) -> String {
+    match smoke.jobs.as_slice() {
+        [job] => format!("job=\"{job}\""),
+        jobs => format!("job=~\"{}\"", jobs.join("|")),
+    }
 }
 
 /// The SLO alerts of one objective: the fast page, the burn-rate page and ticket (only the
@@ -314,9 +346,10 @@ pub(crate) fn slo_alerts(spec: &Spec, objective: &Objective) -> Vec<Alert> {
                 spec.fast_page.window
             ),
             description: format!(
-                "At least {} of {title} events failed over the last {} (objective {target}%). Burn-rate alerts would take minutes to see this.",
+                "At least {} of {title} events failed over the last {}, out of {} or more (objective {target}%). Burn-rate alerts would take minutes to see this.",
                 number(spec.fast_page.error_ratio * 100.0) + "%",
-                spec.fast_page.window
+                spec.fast_page.window,
+                spec.fast_page.min_events
             ),
             remediation: objective.remediation.clone(),
             runbook: objective.runbook.clone(),
@@ -491,6 +524,9 @@ mod tests {
             errors = { metric = "http_server_request_duration_seconds_count", matchers = 'http_response_status_code=~"5.."' }
             total = { metric = "http_server_request_duration_seconds_count" }
             test = { good = 'http_response_status_code="200"', bad = 'http_response_status_code="503"' }
+
+            [smoke]
+            jobs = ["node", "stanchion-smoke-record"]
             "#,
         )
         .expect("a valid spec")
@@ -531,7 +567,7 @@ mod tests {
     }
 
     #[test]
-    fn smoke_evidence_stale_fires_on_age_or_absence_with_no_job_matcher() {
+    fn smoke_evidence_stale_selects_the_spec_s_smoke_jobs_and_exists_only_with_them() {
         let alerts = operational(&spec());
         let alert = alerts
             .iter()
@@ -539,10 +575,21 @@ mod tests {
             .expect("generated");
         assert_eq!(
             alert.expr,
-            "time() - stanchion_smoke_last_success_timestamp_seconds > 26 * 3600 \
-             or absent(stanchion_smoke_last_success_timestamp_seconds)"
+            "time() - stanchion_smoke_last_success_timestamp_seconds{job=~\"node|stanchion-smoke-record\"} > 26 * 3600 \
+             or absent(stanchion_smoke_last_success_timestamp_seconds{job=~\"node|stanchion-smoke-record\"})"
         );
         assert_eq!(alert.severity, "ticket");
         assert_eq!(alert.runbook, "smoke-evidence-stale.md");
+        let one = Smoke {
+            jobs: vec!["node".into()],
+        };
+        assert_eq!(smoke_job_matcher(&one), "job=\"node\"");
+
+        // Without `[smoke]` nothing watches the evidence: the other alerts stay.
+        let mut without = spec();
+        without.smoke = None;
+        let names: Vec<_> = operational(&without).iter().map(|a| a.name).collect();
+        assert!(!names.contains(&"SmokeEvidenceStale"), "{names:?}");
+        assert_eq!(names.len(), OPERATIONAL_RUNBOOKS.len() - 1, "{names:?}");
     }
 }

@@ -20,6 +20,21 @@ pub struct Spec {
     pub fast_page: FastPage,
     /// The objectives, in file order.
     pub objectives: Vec<Objective>,
+    /// `[smoke]`: where the daily smoke evidence is scraped; `None`, no `SmokeEvidenceStale`.
+    pub smoke: Option<Smoke>,
+}
+
+/// `[smoke]`: the scrape jobs that serve the daily strict smoke record's gauge
+/// (`stanchion smoke record` writes it to a textfile; node_exporter's textfile collector or a
+/// Pushgateway serves it, under their own job, never the service's). `SmokeEvidenceStale`
+/// selects the gauge by these jobs, like every other rule selects by the service's job, so a
+/// gauge from some other place does not count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Smoke {
+    /// The jobs, at least one; names of letters, digits, `_`, `-` and `:` (they go into a
+    /// regular expression).
+    pub jobs: Vec<String>,
 }
 
 /// `[service]`.
@@ -43,7 +58,8 @@ pub struct Service {
     pub period: Duration,
 }
 
-/// `[fast_page]`: pages when the error ratio over `window` reaches `error_ratio`.
+/// `[fast_page]`: pages when the error ratio over `window` reaches `error_ratio` and at least
+/// `min_events` events happened in it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct FastPage {
@@ -51,7 +67,17 @@ pub struct FastPage {
     pub window: Duration,
     /// The error ratio that counts as an outage, in (0, 1] (default 0.5).
     pub error_ratio: f64,
+    /// The fewest events in `window` that can page, at least 1 (default
+    /// [`DEFAULT_MIN_EVENTS`]). Without a floor, one failed request in a quiet minute is a
+    /// 100% error ratio and pages someone; the burn-rate page still covers a total outage at
+    /// lower traffic, only later.
+    pub min_events: u64,
 }
+
+/// `fast_page.min_events` when the spec gives none: with `error_ratio` 0.5, at least five
+/// failures in the window, so one or two unlucky requests never page, while any service
+/// worth a two-minute page (a request every few seconds or more) reaches it in a moment.
+pub const DEFAULT_MIN_EVENTS: u64 = 10;
 
 /// One `[[objectives]]` entry.
 #[derive(Clone, Debug, PartialEq)]
@@ -158,6 +184,13 @@ struct RawSpec {
     service: RawService,
     fast_page: Option<RawFastPage>,
     objectives: Vec<Spanned<RawObjective>>,
+    smoke: Option<RawSmoke>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmoke {
+    jobs: Spanned<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -177,6 +210,7 @@ struct RawService {
 struct RawFastPage {
     window: Option<Spanned<String>>,
     error_ratio: Option<Spanned<f64>>,
+    min_events: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -269,6 +303,7 @@ impl Spec {
         let fast = raw.fast_page.unwrap_or(RawFastPage {
             window: None,
             error_ratio: None,
+            min_events: None,
         });
         let window = duration(&fast.window, "fast_page.window", "1m")?;
         let min_window = scrape_interval.as_secs() * 2;
@@ -308,6 +343,22 @@ impl Spec {
                     format!("{} is outside (0, 1]", ratio.get_ref()),
                 ));
             }
+        };
+        let min_events = match &fast.min_events {
+            None => DEFAULT_MIN_EVENTS,
+            Some(count) => u64::try_from(*count.get_ref())
+                .ok()
+                .filter(|count| *count >= 1)
+                .ok_or_else(|| {
+                    at(
+                        count.span(),
+                        "fast_page.min_events".into(),
+                        format!(
+                            "{} is not a count of at least 1 (1 pages on a single event)",
+                            count.get_ref()
+                        ),
+                    )
+                })?,
         };
         let mut objectives = Vec::new();
         for (index, spanned) in raw.objectives.into_iter().enumerate() {
@@ -457,11 +508,37 @@ impl Spec {
                 message: "a spec needs at least one objective".into(),
             });
         }
+        let smoke = match raw.smoke {
+            None => None,
+            Some(smoke) => {
+                let valid = |job: &String| {
+                    !job.is_empty()
+                        && job
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':'))
+                };
+                let jobs = smoke.jobs.get_ref();
+                if jobs.is_empty() || !jobs.iter().all(valid) {
+                    return Err(at(
+                        smoke.jobs.span(),
+                        "smoke.jobs".into(),
+                        format!(
+                            "{jobs:?}: give at least one scrape job, each of letters, digits, `_`, `-` or `:`"
+                        ),
+                    ));
+                }
+                Some(Smoke {
+                    jobs: smoke.jobs.into_inner(),
+                })
+            }
+        };
         Ok(Spec {
+            smoke,
             service,
             fast_page: FastPage {
                 window,
                 error_ratio,
+                min_events,
             },
             objectives,
         })
@@ -522,7 +599,64 @@ fn check_matchers(text: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_matchers;
+    use super::{DEFAULT_MIN_EVENTS, Spec, check_matchers};
+
+    fn with_fast_page(fast_page: &str) -> Result<Spec, super::SpecError> {
+        Spec::parse(&format!(
+            r#"
+[service]
+name = "shop"
+job = "shop"
+owner = "o"
+on_call = "c"
+runbook_base_url = "https://runbooks.example/"
+
+[fast_page]
+{fast_page}
+
+[[objectives]]
+name = "availability"
+title = "Availability"
+objective = 99.9
+runbook = "availability.md"
+remediation = "r"
+errors = {{ metric = "http_server_request_duration_seconds_count", matchers = 'http_response_status_code=~"5.."' }}
+total = {{ metric = "http_server_request_duration_seconds_count" }}
+test = {{ good = 'http_response_status_code="200"', bad = 'http_response_status_code="503"' }}
+"#
+        ))
+    }
+
+    #[test]
+    fn smoke_jobs_are_optional_and_checked() {
+        assert_eq!(with_fast_page("").expect("valid").smoke, None);
+        let spec = with_fast_page("[smoke]\njobs = [\"node\", \"stanchion-smoke-record\"]")
+            .expect("valid");
+        assert_eq!(
+            spec.smoke.expect("given").jobs,
+            ["node", "stanchion-smoke-record"]
+        );
+        for bad in ["[smoke]\njobs = []", "[smoke]\njobs = [\"node|.*\"]"] {
+            let error = with_fast_page(bad).expect_err(bad);
+            assert_eq!(error.field, "smoke.jobs", "{bad}");
+            assert_eq!(error.line, Some(11), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_fast_page_floor_defaults_to_ten_events_and_refuses_less_than_one() {
+        let spec = with_fast_page(r#"window = "1m""#).expect("valid");
+        assert_eq!(spec.fast_page.min_events, DEFAULT_MIN_EVENTS);
+        assert_eq!(DEFAULT_MIN_EVENTS, 10);
+        let spec = with_fast_page("min_events = 25").expect("valid");
+        assert_eq!(spec.fast_page.min_events, 25);
+        for bad in ["min_events = 0", "min_events = -3"] {
+            let error = with_fast_page(bad).expect_err(bad);
+            assert_eq!(error.field, "fast_page.min_events", "{bad}");
+            assert_eq!(error.line, Some(10), "{bad}");
+            assert!(error.message.contains("at least 1"), "{error}");
+        }
+    }
 
     #[test]
     fn matchers_are_checked() {

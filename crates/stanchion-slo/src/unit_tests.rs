@@ -2,14 +2,15 @@
 //!
 //! Each SLO is driven through a healthy hour, then a total outage (the fast page must fire by
 //! two minutes after it starts, the burn-rate page and ticket later), and through a
-//! one-minute blip (the burn-rate page must stay silent). Each operational alert gets a
+//! one-minute blip (the burn-rate page must stay silent), and a paging SLO through one failure
+//! at low traffic (the fast page must stay silent). Each operational alert gets a
 //! series that breaches it and one that must not. Expected annotations are the templates
 //! expanded for the values the series produce, so a changed annotation fails too.
 
 use std::{collections::BTreeMap, fmt::Write as _};
 
 use crate::{
-    rules::{Alert, SMOKE_GAUGE, operational, q, selector, slo_alerts},
+    rules::{Alert, SMOKE_GAUGE, operational, q, ratio_record, selector, slo_alerts},
     spec::{Objective, Sli, Spec},
 };
 
@@ -85,6 +86,41 @@ pub(crate) fn render(spec: &Spec, source: &str) -> String {
         let _ = writeln!(out, "    alert_rule_test:");
         for at in ["122m", "125m", "130m"] {
             expect(&mut out, at, "SloBurnRatePage", &[]);
+        }
+
+        // 3. One event a minute, the one at minute 5 bad: over the window ending at 5m the
+        // error ratio is 100%, so only the fast page's minimum volume keeps it silent. The
+        // expression test pins that ratio, so the case cannot pass because the ratio was low.
+        if find("SloOutage").is_some() {
+            let quiet: Vec<(u64, u64)> = (0..15_u64)
+                .map(|i| {
+                    let bad = u64::from(i >= 5);
+                    (i - bad, bad)
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "  - name: {}\n    interval: 1m\n    input_series:",
+                q(&format!(
+                    "{}: a single failure at low traffic does not page",
+                    objective.name
+                ))
+            );
+            write_series(&mut out, spec, objective, &quiet);
+            let _ = writeln!(out, "    alert_rule_test:");
+            for at in ["5m", "6m"] {
+                expect(&mut out, at, "SloOutage", &[]);
+            }
+            let record = ratio_record(spec.fast_page.window);
+            let _ = writeln!(
+                out,
+                "    promql_expr_test:\n      - expr: {}\n        eval_time: 5m\n        exp_samples:\n          - labels: {}\n            value: 1",
+                q(&format!("{record}{{slo=\"{}\"}}", objective.name)),
+                q(&format!(
+                    "{record}{{job=\"{}\", slo=\"{}\"}}",
+                    spec.service.job, objective.name
+                ))
+            );
         }
     }
     write_operational(&mut out, spec);
@@ -358,7 +394,7 @@ fn write_operational(out: &mut String, spec: &Spec) {
     );
     let violations = s(
         "stanchion_guard_violations_total",
-        &["mode=\"enforce\", status=\"500\""],
+        &["mode=\"enforced\", status=\"500\""],
     );
     case(
         "2% of error responses without an envelope",
@@ -382,12 +418,26 @@ fn write_operational(out: &mut String, spec: &Spec) {
     // day, smoke-b passes on days 1 and 2 and then stops. smoke-b's last pass (86400 s) gets
     // older than 26 h (93600 s) at 180000 s = minute 3000 and fires 10 minutes later; smoke-a
     // is never more than a day old.
-    let smoke = |instance: &str| format!("{SMOKE_GAUGE}{{job=\"node\", instance=\"{instance}\"}}");
+    let Some(smoke) = &spec.smoke else {
+        return;
+    };
+    let smoke_job = smoke.jobs[0].clone();
+    let gauge = |job: &str, instance: &str| {
+        format!("{SMOKE_GAUGE}{{job=\"{job}\", instance=\"{instance}\"}}")
+    };
+    // `absent()` of an equality matcher carries its label; of a regular expression, none.
+    let absent_labels: Vec<(&'static str, String)> = match smoke.jobs.as_slice() {
+        [job] => vec![("job", job.clone())],
+        _ => vec![],
+    };
     case(
         "SmokeEvidenceStale: the record that stops passing, beside one that keeps passing",
         &[
-            (smoke("smoke-a:9100"), "0x1439 86400x1439 172800x300"),
-            (smoke("smoke-b:9100"), "0x1439 86400x1739"),
+            (
+                gauge(&smoke_job, "smoke-a:9100"),
+                "0x1439 86400x1439 172800x300",
+            ),
+            (gauge(&smoke_job, "smoke-b:9100"), "0x1439 86400x1739"),
         ],
         &[
             ("1500m", "SmokeEvidenceStale", None),
@@ -396,7 +446,10 @@ fn write_operational(out: &mut String, spec: &Spec) {
                 "3015m",
                 "SmokeEvidenceStale",
                 Some((
-                    vec![("instance", "smoke-b:9100".into()), ("job", "node".into())],
+                    vec![
+                        ("instance", "smoke-b:9100".into()),
+                        ("job", smoke_job.clone()),
+                    ],
                     "",
                 )),
             ),
@@ -407,7 +460,18 @@ fn write_operational(out: &mut String, spec: &Spec) {
         &[(s("up", &["instance=\"backend:8080\""]), "1x20")],
         &[
             ("5m", "SmokeEvidenceStale", None),
-            ("15m", "SmokeEvidenceStale", Some((vec![], ""))),
+            (
+                "15m",
+                "SmokeEvidenceStale",
+                Some((absent_labels.clone(), "")),
+            ),
         ],
+    );
+    // A fresh gauge from a job the spec does not name is not evidence: the alert selects by
+    // job like every other rule.
+    case(
+        "SmokeEvidenceStale: a gauge under another job does not count",
+        &[(gauge("some-other-job", "smoke-c:9100"), "0+60x20")],
+        &[("15m", "SmokeEvidenceStale", Some((absent_labels, "")))],
     );
 }

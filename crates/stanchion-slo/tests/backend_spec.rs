@@ -92,6 +92,17 @@ fn serde_json_free_unquote(text: &str) -> String {
     text.trim().trim_matches('"').to_owned()
 }
 
+/// A skip notice written to the process's stderr handle itself: libtest captures what
+/// `eprintln!` prints in a passing test (it shows only with `--nocapture`), so a skip printed
+/// that way reads as a plain `ok`. A write to the handle is not captured.
+fn loud_skip(why: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n*** SKIPPED: {why}: this test proves nothing on this machine ***\n"
+    );
+}
+
 fn promtool() -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
@@ -103,9 +114,8 @@ fn promtool() -> Option<PathBuf> {
             std::env::var("CI").as_deref() != Ok("true"),
             "promtool is not installed and CI=true: `.ci/run` installs the Debian package prometheus"
         );
-        eprintln!(
-            "\n\n*** SKIPPED: promtool is not on PATH (Debian package prometheus); the generated \
-             rules were NOT checked ***\n"
+        loud_skip(
+            "promtool is not on PATH (Debian package prometheus); the generated rules were NOT checked",
         );
     }
     found
@@ -143,15 +153,61 @@ fn promtool_checks_the_rules_and_every_alert_passes_its_unit_tests() {
         String::from_utf8_lossy(&test.stdout),
         String::from_utf8_lossy(&test.stderr)
     );
-    // Every alert the rules define is tested.
-    for alert in stanchion_slo::alert_names() {
+}
+
+/// Per alert name of `rules.test.yml`: (checks where it fires, checks where it stays silent).
+/// The generator writes each check as an `alertname:` line followed by `exp_alerts: []`
+/// (silent) or `exp_alerts:` and a list (fires).
+fn checks_by_alert(rule_tests: &str) -> std::collections::BTreeMap<String, (usize, usize)> {
+    let mut checks = std::collections::BTreeMap::<String, (usize, usize)>::new();
+    let mut current: Option<String> = None;
+    for line in rule_tests.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix("alertname: ") {
+            current = Some(name.trim_matches('"').to_owned());
+        } else if let Some(rest) = line.strip_prefix("exp_alerts:") {
+            let name = current.take().expect("exp_alerts follows an alertname");
+            let entry = checks.entry(name).or_default();
+            if rest.trim() == "[]" {
+                entry.1 += 1;
+            } else {
+                entry.0 += 1;
+            }
+        }
+    }
+    checks
+}
+
+/// promtool only runs the checks that are written: every alert of `rules.yml` needs one
+/// where it fires and one where it stays silent, or a rule that never (or always) fires would
+/// pass.
+#[test]
+fn every_alert_has_a_firing_and_a_silent_unit_test() {
+    let (_, generated) = backend();
+    let defined: BTreeSet<String> = generated
+        .rules
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("- alert: "))
+        .map(|name| name.trim_matches('"').to_owned())
+        .collect();
+    assert_eq!(
+        defined,
+        stanchion_slo::alert_names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<BTreeSet<_>>(),
+        "the backend's rules define every alert the generator can"
+    );
+    let checks = checks_by_alert(&generated.rule_tests);
+    for alert in &defined {
+        let (fires, silent) = checks.get(alert).copied().unwrap_or_default();
         assert!(
-            generated
-                .rule_tests
-                .contains(&format!("alertname: \"{alert}\"")),
-            "{alert} has no unit test"
+            fires >= 1 && silent >= 1,
+            "{alert}: {fires} check(s) where it fires, {silent} where it stays silent"
         );
     }
+    // The reader itself: a file with only silent checks is caught.
+    let only_silent = "      - eval_time: 5m\n        alertname: \"A\"\n        exp_alerts: []\n";
+    assert_eq!(checks_by_alert(only_silent)["A"], (0, 1));
 }
 
 #[test]
@@ -166,9 +222,7 @@ fn amtool_accepts_the_alertmanager_config() {
             std::env::var("CI").as_deref() != Ok("true"),
             "amtool is not installed and CI=true: `.ci/run` installs prometheus-alertmanager"
         );
-        eprintln!(
-            "\n\n*** SKIPPED: amtool is not on PATH (Debian package prometheus-alertmanager) ***\n"
-        );
+        loud_skip("amtool is not on PATH (Debian package prometheus-alertmanager)");
         return;
     };
     let config = root().join("examples/backend/ops/alertmanager.yml");

@@ -3,6 +3,7 @@
 //! loopback ports, stop them when the test ends.
 
 use std::{
+    io::Write as _,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
 };
@@ -29,7 +30,10 @@ pub fn program(name: &str) -> Option<PathBuf> {
             std::env::var("CI").as_deref() != Ok("true"),
             "{name} is not installed and CI=true: `.ci/run` installs the Debian package {package}"
         );
-        eprintln!(
+        // To the stderr handle itself, not `eprintln!`: libtest captures what a passing test
+        // prints that way (shown only with `--nocapture`), so the skip would read as `ok`.
+        let _ = writeln!(
+            std::io::stderr(),
             "\n\n*** SKIPPED: {name} is not on PATH (install the Debian package {package}); \
              this test proves nothing on this machine ***\n"
         );
@@ -102,7 +106,6 @@ impl Drop for Running {
 ///
 /// When the program cannot be started.
 pub fn run(program: &Path, args: &[&str], stdin: &str) -> (i32, String) {
-    use std::io::Write as _;
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
