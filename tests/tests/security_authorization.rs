@@ -326,6 +326,7 @@ async fn the_public_tools_list_names_no_file_and_no_value() {
             ("AGENT_URL", agent_url),
         ])
         .expect("loads")
+        .with_shutdown_delay(std::time::Duration::ZERO)
         .with_metrics(metrics);
         let redactor = config.redactor();
         let serve: common::Serve = Box::new(move |listener, shutdown| {

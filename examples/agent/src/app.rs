@@ -99,7 +99,8 @@ fn app(config: &AgentConfig, metrics: Metrics, draining: Draining) -> io::Result
 }
 
 /// Serves the agent with [`stanchion::Server`] on `listener` until `shutdown` resolves (then
-/// readiness fails, the listener closes and the requests in flight finish). Logs go to the current subscriber; metrics to [`AgentConfig::with_metrics`]'s
+/// readiness fails, the listener keeps accepting for [`AgentConfig::shutdown_delay`], closes,
+/// and the requests in flight finish). Logs go to the current subscriber; metrics to [`AgentConfig::with_metrics`]'s
 /// recorder, else the global one (installed if needed).
 ///
 /// # Errors
@@ -124,7 +125,9 @@ pub async fn serve(
     // Flags and tools change without a restart: on a change in the configuration directory,
     // and at once on SIGHUP (the rollback lever).
     let refresh = stanchion::ConfigRefresh::start(config.config())?;
-    let server = Server::new();
+    // Readiness fails at the signal while new connections are still served for the delay, so
+    // a load balancer that polls `/readyz` stops routing here before connections are refused.
+    let server = Server::new().with_shutdown_delay(config.shutdown_delay());
     let app = app(&config, metrics, server.draining())?;
     let served = server.serve_with_shutdown(listener, app, shutdown).await;
     drop(refresh);

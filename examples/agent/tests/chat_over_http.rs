@@ -17,7 +17,10 @@ struct Reply {
 fn start(vars: &[(&str, &str)]) -> (ServiceThread, CapturedLogs) {
     let mut all = vec![("AGENT_ADDR", "127.0.0.1:0")];
     all.extend_from_slice(vars);
-    let config = AgentConfig::from_vars(all).expect("agent config");
+    // Tests stop the agent often; no load balancer waits on its readiness.
+    let config = AgentConfig::from_vars(all)
+        .expect("agent config")
+        .with_shutdown_delay(std::time::Duration::ZERO);
     let logs = CapturedLogs::new();
     let agent = spawn_on_thread(config, logs.clone()).expect("agent thread");
     (agent, logs)
