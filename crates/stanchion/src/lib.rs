@@ -34,9 +34,11 @@
 //! # });
 //! ```
 //!
-//! A service writes about ten lines: `Telemetry::from_env(name).with_redactor(r).init()`,
-//! `Metrics::install_global()`, its routes, `.merge(health.routes())`,
-//! `.merge(metrics.route())`, `.layer(Stack::new())`. The guide is `docs/observability.md`.
+//! A service writes about a dozen lines: `Telemetry::from_env(name).with_redactor(r).init()`,
+//! `Metrics::install_global()`, `let server = Server::new()`, its routes,
+//! `.merge(health.with_draining(server.draining()).routes())`, `.merge(metrics.route())`,
+//! `.layer(Stack::new())`, and `server.serve(listener, app)` (feature `server`: timeouts,
+//! limits, graceful shutdown). The guides are `docs/observability.md` and `docs/server.md`.
 //!
 //! # The pieces
 //!
