@@ -26,7 +26,9 @@
 //!
 //! - `POST /v1/chat` with `{"prompt": string}` (JSON, at most 1 MiB, prompt not blank and at
 //!   most 4000 characters) answers `{"answer": string, "requestId": string}`. No bearer token:
-//!   the agent trusts the backend hop's `x-user-id`, which keys the per-user query quota. An
+//!   the backend hop's `x-user-id` keys the per-user query quota. It is not authenticated; a
+//!   value that is not 1-128 visible ASCII characters counts as `anonymous`, and at most
+//!   [`DEFAULT_MAX_TRACKED_USERS`] users are tracked at once (see [`QueryQuota`]). An
 //!   inbound `x-request-id` is kept only when it passes the validity rule
 //!   ([`TrustPolicy::AcceptIfValid`](stanchion_request_id::TrustPolicy); the backend's IDs
 //!   always do) and replaced otherwise, so a caller reaching the port directly cannot forge
@@ -84,7 +86,10 @@ pub use crate::{
         MODEL_TOOL, QUERIES_PER_MINUTE_VAR, QUOTA_TOOL, SHUTDOWN_DELAY_VAR, StartError,
         default_config_dir, shutdown_delay, socket_addr, start_config,
     },
-    model::{LocalModel, MAX_PROMPT_CHARS, QueryQuota, validate_prompt},
+    model::{
+        DEFAULT_MAX_TRACKED_USERS, LocalModel, MAX_PROMPT_CHARS, MAX_USER_ID_LEN, QueryQuota,
+        valid_user_id, validate_prompt,
+    },
     provider::{API_KEY_VAR, ENDPOINT_VAR, Model, PROVIDER_VAR, RemoteModel, TIMEOUT_VAR},
     runner::{ServiceThread, Shutdown},
 };
