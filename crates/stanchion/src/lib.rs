@@ -57,7 +57,8 @@
 //!   configuration's state, the redactor's counts and the `process_*` families at each render.
 //! - [`Health`]: liveness and readiness checks rendered as `application/health+json`.
 //! - [`RequestLimits`]: the request-head limits the stack enforces (431 `HEADERS_TOO_LARGE`,
-//!   414 `URI_TOO_LONG`, 400 `BAD_REQUEST` for HTTP/1.1 without `Host`).
+//!   414 `URI_TOO_LONG`, 400 `BAD_REQUEST` for HTTP/1.1 without `Host`, or with more than one
+//!   or an invalid one).
 //! - `Server` (feature `server`): the production HTTP/1.1 + h2c server on hyper-util:
 //!   header-read and idle timeouts, a connection limit that evicts the idlest connection,
 //!   hyper's ceilings above the stack's limits, graceful shutdown on SIGTERM/SIGINT with a

@@ -308,6 +308,30 @@ async fn each_head_limit_is_answered_with_its_envelope() {
     let reply = raw_exchange(addr, b"GET /livez HTTP/1.1\r\nConnection: close\r\n\r\n").await;
     assert_envelope(&reply, 400, "BAD_REQUEST");
 
+    // More than one Host field, or a Host that is not `host[:port]`: 400 as well (RFC 9112
+    // §3.2), on HTTP/1.0 too. Without the rule each of these is served (200).
+    for bad_host in [
+        "Host: a.test\r\nHost: b.test\r\n",
+        "Host: a.test\r\nHost: a.test\r\n",
+        "Host: exa mple.test\r\n",
+        "Host: user@a.test\r\n",
+        "Host: a.test:http\r\n",
+    ] {
+        for version in ["1.1", "1.0"] {
+            let request =
+                format!("GET /livez HTTP/{version}\r\n{bad_host}Connection: close\r\n\r\n");
+            let reply = raw_exchange(addr, request.as_bytes()).await;
+            assert_eq!(reply.status, 400, "HTTP/{version} {bad_host:?}: {reply:?}");
+            assert_envelope(&reply, 400, "BAD_REQUEST");
+        }
+    }
+    let reply = raw_exchange(
+        addr,
+        b"GET /livez HTTP/1.1\r\nHost: a.test:8080\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(reply.status, 200, "a host with a port is valid: {reply:?}");
+
     // HTTP/1.0 has no Host requirement.
     let reply = raw_exchange(addr, b"GET /livez HTTP/1.0\r\n\r\n").await;
     assert_eq!(reply.status, 200, "{reply:?}");

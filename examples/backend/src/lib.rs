@@ -54,8 +54,10 @@
 //!   under the same `requestId`.
 //! - **A production server.** [`stanchion::Server`] serves the API: a slow or idle client
 //!   cannot hold a connection, a head over the limits gets `HEADERS_TOO_LARGE` /
-//!   `URI_TOO_LONG`, an HTTP/1.1 request without `Host` gets `BAD_REQUEST`, and SIGTERM or
-//!   SIGINT turns `/readyz` to `fail`, lets requests in flight finish and exits 0.
+//!   `URI_TOO_LONG`, an HTTP/1.1 request without `Host` (or any request with two `Host`
+//!   fields or an invalid one) gets `BAD_REQUEST`, and SIGTERM or SIGINT turns `/readyz` to
+//!   `fail`, keeps accepting for `BACKEND_SHUTDOWN_DELAY_MS`, lets requests in flight finish
+//!   and exits 0.
 //! - **No shared-environment start with the development secret.** The development secret is
 //!   read only in `development` and `test` (`config/.env.development`, `config/.env.test`);
 //!   any other `APP_ENV` (staging, production) with [`DEVELOPMENT_JWT_SECRET`] (or with no
