@@ -19,7 +19,8 @@ cargo build --release -q -p example-backend -p stanchion-cli
 bin="$PWD/target/release"
 work="$(mktemp -d)"
 
-BACKEND_ADDR="$addr" taskset -c 1 "$bin/backend" >/dev/null 2>&1 &
+# No drain delay: nothing routes to this backend by its readiness, so stopping it need not wait.
+BACKEND_ADDR="$addr" BACKEND_SHUTDOWN_DELAY_MS=0 taskset -c 1 "$bin/backend" >/dev/null 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 100); do

@@ -17,10 +17,10 @@ Then, for every rendered object:
   - the Prometheus Operator objects are checked by shape (their schemas are CRDs, not shipped);
   - the deployment rules: probes on /livez and /readyz, requests and limits, a restricted
     security context, secrets only as mounted files (no secretKeyRef, no envFrom secret, no
-    Secret object), APP_ENV equal to the overlay's name, a grace period longer than the drain
-    deadline, Services/PDBs/ServiceMonitors selecting existing pods and ports, the ConfigMaps'
-    registries identical to the examples' files, and a PrometheusRule identical to the
-    committed rules when one exists;
+    Secret object), APP_ENV equal to the overlay's name, a grace period longer than the preStop
+    sleep, drain delay and drain deadline together, Services/PDBs/ServiceMonitors selecting
+    existing pods and ports, the ConfigMaps' registries identical to the examples' files, and
+    a PrometheusRule identical to the committed rules when one exists;
   - the CronJob of the daily smoke record: the same pod rules (no probes: a Job serves
     nothing), concurrencyPolicy Forbid, no retries, a deadline, claims that exist, and its
     rollout file identical to smoke-rollout.toml, whose flags are the backend's.
@@ -49,6 +49,9 @@ CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
 KNOWN_FIELDS = {"apiVersion", "kind", "resources", "namespace", "images", "patches"}
 # The services' drain deadline on SIGTERM, in seconds (stanchion::DEFAULT_DRAIN_TIMEOUT).
 DRAIN_DEADLINE_SECS = 20
+# The services' drain delay when *_SHUTDOWN_DELAY_MS is unset, in seconds
+# (example_agent::DEFAULT_SHUTDOWN_DELAY): after SIGTERM they keep accepting this long.
+DEFAULT_SHUTDOWN_DELAY_SECS = 5
 REGISTRIES = {
     "backend-config": {"tools.toml": "examples/backend/config/tools.toml"},
     "agent-config": {
@@ -257,6 +260,18 @@ def selects(selector, labels):
     return all(labels.get(k) == v for k, v in selector.items())
 
 
+def shutdown_delay_secs(container, where, failures):
+    """The container's drain delay after SIGTERM: its *_SHUTDOWN_DELAY_MS, else the default."""
+    for var in container.get("env", []):
+        if var.get("name", "").endswith("_SHUTDOWN_DELAY_MS"):
+            try:
+                return int(var.get("value", "")) / 1000
+            except ValueError:
+                failures.append(f"{where}: {var['name']} must be a whole number of milliseconds")
+                return 0
+    return DEFAULT_SHUTDOWN_DELAY_SECS
+
+
 def check_rules(overlay, objects, failures):
     kinds = {o["kind"] for o in objects}
     if "PrometheusRule" not in kinds:
@@ -285,9 +300,11 @@ def check_rules(overlay, objects, failures):
             pods[obj["metadata"]["name"]] = pod_template(obj)["metadata"].get("labels", {})
             pre_stop = max((c.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
                             for c in containers(obj)), default=0)
-            if spec.get("terminationGracePeriodSeconds", 30) <= pre_stop + DRAIN_DEADLINE_SECS:
+            delay = max((shutdown_delay_secs(c, where, failures) for c in containers(obj)), default=0)
+            if spec.get("terminationGracePeriodSeconds", 30) <= pre_stop + delay + DRAIN_DEADLINE_SECS:
                 failures.append(f"{where}: terminationGracePeriodSeconds must exceed the preStop sleep "
-                                f"({pre_stop} s) plus the {DRAIN_DEADLINE_SECS} s drain deadline")
+                                f"({pre_stop} s), the drain delay ({delay:g} s) and the "
+                                f"{DRAIN_DEADLINE_SECS} s drain deadline together")
         else:
             # A scheduled record: one at a time, a failure kept as the day's evidence (not
             # retried into extra ledger rows), and a deadline so a hung check ends the run.

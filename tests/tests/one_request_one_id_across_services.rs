@@ -194,6 +194,7 @@ async fn without_an_agent_url_the_backend_alone_is_the_whole_system() {
     let backend = common::spawn_server("backend", |metrics| {
         let config = example_backend::BackendConfig::from_vars([("APP_ENV", "development")])
             .expect("the backend's example configuration loads")
+            .with_shutdown_delay(std::time::Duration::ZERO)
             .with_metrics(metrics);
         assert_eq!(config.agent_url(), None);
         let redactor = config.redactor();

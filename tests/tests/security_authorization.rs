@@ -7,10 +7,12 @@
 //! algorithm (HS384/HS512 with the right key), the wrong key, expired, not yet valid, a foreign
 //! audience, the token in the query string instead of the header, an oversized token.
 //!
-//! The agent has no credentials of its own by design: it is reachable only from the backend
-//! (`deploy/kubernetes/base/network-policy.yaml`), and takes the user from the backend's
-//! `x-user-id`. Its routes are pinned here as public so that adding authentication to one, or a
-//! route that needs it, is a deliberate change of this table.
+//! The agent has no credentials of its own: the network policy
+//! (`deploy/kubernetes/base/network-policy.yaml`) lets only the backend reach it, which limits
+//! who can call it but authenticates no one. It takes the user from the backend's `x-user-id`,
+//! checking only its shape (docs/request-id.md, "Trust between services", says what a caller
+//! past the policy can still do). Its routes are pinned here as public so that adding
+//! authentication to one, or a route that needs it, is a deliberate change of this table.
 
 mod common;
 
@@ -326,6 +328,7 @@ async fn the_public_tools_list_names_no_file_and_no_value() {
             ("AGENT_URL", agent_url),
         ])
         .expect("loads")
+        .with_shutdown_delay(std::time::Duration::ZERO)
         .with_metrics(metrics);
         let redactor = config.redactor();
         let serve: common::Serve = Box::new(move |listener, shutdown| {

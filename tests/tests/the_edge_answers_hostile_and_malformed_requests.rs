@@ -1,6 +1,7 @@
 //! The edge of both services over real sockets: hostile request IDs are replaced at the agent
 //! (in its header, its envelopes and its logs), request heads over the limits get their
-//! envelopes, an HTTP/1.1 request without `Host` and an array body are rejected.
+//! envelopes, an HTTP/1.1 request without `Host` (or with two, or an invalid one) and an array
+//! body are rejected.
 
 #![allow(clippy::unwrap_used)]
 
@@ -145,6 +146,13 @@ async fn request_heads_over_the_limits_get_their_envelopes_from_both_services() 
         )
         .await;
         assert_envelope(&reply, 400, Some("BAD_REQUEST"));
+
+        // Two Host fields, or one that is not host[:port] (RFC 9112 §3.2).
+        for bad_host in ["Host: a\r\nHost: b\r\n", "Host: user@backend\r\n"] {
+            let request = format!("GET /livez HTTP/1.1\r\n{bad_host}Connection: close\r\n\r\n");
+            let reply = raw_exchange(server.addr, request.as_bytes()).await;
+            assert_envelope(&reply, 400, Some("BAD_REQUEST"));
+        }
     }
     // Each was logged with its code by the access log.
     system

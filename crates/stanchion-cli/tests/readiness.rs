@@ -201,6 +201,7 @@ fn a_running_backend_reports_its_live_modes_and_counters_and_a_stale_mode_blocks
         ("BACKEND_ADDR", "127.0.0.1:0"),
         ("BACKEND_CONFIG_DIR", service.config_dir().to_str().unwrap()),
         ("CHAT_DISABLED", "true"),
+        ("BACKEND_SHUTDOWN_DELAY_MS", "0"),
     ])
     .unwrap();
     let backend = example_backend::spawn_on_thread(config, std::io::sink).unwrap();

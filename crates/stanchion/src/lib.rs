@@ -34,9 +34,11 @@
 //! # });
 //! ```
 //!
-//! A service writes about ten lines: `Telemetry::from_env(name).with_redactor(r).init()`,
-//! `Metrics::install_global()`, its routes, `.merge(health.routes())`,
-//! `.merge(metrics.route())`, `.layer(Stack::new())`. The guide is `docs/observability.md`.
+//! A service writes about a dozen lines: `Telemetry::from_env(name).with_redactor(r).init()`,
+//! `Metrics::install_global()`, `let server = Server::new()`, its routes,
+//! `.merge(health.with_draining(server.draining()).routes())`, `.merge(metrics.route())`,
+//! `.layer(Stack::new())`, and `server.serve(listener, app)` (feature `server`: timeouts,
+//! limits, graceful shutdown). The guides are `docs/observability.md` and `docs/server.md`.
 //!
 //! # The pieces
 //!
@@ -55,7 +57,8 @@
 //!   configuration's state, the redactor's counts and the `process_*` families at each render.
 //! - [`Health`]: liveness and readiness checks rendered as `application/health+json`.
 //! - [`RequestLimits`]: the request-head limits the stack enforces (431 `HEADERS_TOO_LARGE`,
-//!   414 `URI_TOO_LONG`, 400 `BAD_REQUEST` for HTTP/1.1 without `Host`).
+//!   414 `URI_TOO_LONG`, 400 `BAD_REQUEST` for HTTP/1.1 without `Host`, or with more than one
+//!   or an invalid one).
 //! - `Server` (feature `server`): the production HTTP/1.1 + h2c server on hyper-util:
 //!   header-read and idle timeouts, a connection limit that evicts the idlest connection,
 //!   hyper's ceilings above the stack's limits, graceful shutdown on SIGTERM/SIGINT with a

@@ -26,9 +26,11 @@ pub const DEFAULT_MAX_URI_BYTES: usize = 8 * 1024;
 ///
 /// A request over a limit is answered with a bare status that the guard turns into an
 /// envelope: too many or too large header fields → 431 `HEADERS_TOO_LARGE`, a URI over the
-/// limit → 414 `URI_TOO_LONG`. An HTTP/1.1 request without `Host` that was read off a
-/// connection by `Server` (feature `server`) → 400 `BAD_REQUEST` (RFC 9112 §3.2); requests built
-/// in-process (tests calling a router directly) carry no connection and are not held to it.
+/// limit → 414 `URI_TOO_LONG`. A request read off a connection by `Server` (feature `server`)
+/// with a `Host` problem → 400 `BAD_REQUEST` (RFC 9112 §3.2): no `Host` on HTTP/1.1 (HTTP/1.0
+/// may omit it), more than one `Host` field, or a `Host` value that is not `host[:port]`.
+/// Requests built in-process (tests calling a router directly) carry no connection and are not
+/// held to the `Host` rule.
 ///
 /// `Server` (feature `server`) sets hyper's own ceilings above these, so that a head over these
 /// limits but within hyper's reaches the stack; give both the same `RequestLimits`.
@@ -138,11 +140,20 @@ impl RequestLimits {
             .extensions()
             .get::<crate::limits::FromConnection>()
             .is_some();
-        if from_a_connection
-            && request.version() == Version::HTTP_11
-            && !headers.contains_key(header::HOST)
-        {
-            return Some(StatusCode::BAD_REQUEST);
+        if from_a_connection {
+            // RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host, and for any request with
+            // more than one Host field or an invalid one. Two Hosts let a proxy and this
+            // service disagree on which host was asked for (a routing or cache-poisoning
+            // lever), so no value is picked.
+            let mut hosts = headers.get_all(header::HOST).iter();
+            let bad = match (hosts.next(), hosts.next()) {
+                (None, _) => request.version() == Version::HTTP_11,
+                (Some(_), Some(_)) => true,
+                (Some(host), None) => !valid_host(host.as_bytes()),
+            };
+            if bad {
+                return Some(StatusCode::BAD_REQUEST);
+            }
         }
         None
     }
@@ -175,6 +186,28 @@ fn check(setting: &'static str, value: usize, min: usize, max: usize) -> Result<
         value,
         reason,
     })
+}
+
+/// Whether `value` is a valid `Host` field value (RFC 9110 §7.2: `uri-host [ ":" port ]`). An
+/// empty value is valid: RFC 9112 §3.2 has a client send it when the target has no authority.
+/// Userinfo (`user@host`) is not part of `Host`, and the port is digits only.
+fn valid_host(value: &[u8]) -> bool {
+    if value.is_empty() {
+        return true;
+    }
+    if value.contains(&b'@') {
+        return false;
+    }
+    // The authority grammar (reg-name, IPv4, bracketed IPv6 and the characters allowed in
+    // each); it accepts any port text, so the port is checked below.
+    let Ok(authority) = http::uri::Authority::try_from(value) else {
+        return false;
+    };
+    match value.get(authority.host().len()..) {
+        Some([]) => true,
+        Some([b':', port @ ..]) => port.iter().all(u8::is_ascii_digit),
+        _ => false,
+    }
 }
 
 /// The request target's length as sent: scheme, authority, path and query.
@@ -355,6 +388,56 @@ mod tests {
         assert_eq!(limits.violation(&bare), Some(StatusCode::BAD_REQUEST));
         *bare.version_mut() = Version::HTTP_10;
         assert_eq!(limits.violation(&bare), None, "HTTP/1.0 may omit Host");
+    }
+
+    #[test]
+    fn more_than_one_host_or_an_invalid_host_is_refused_off_a_connection() {
+        let limits = RequestLimits::new();
+        let with_hosts = |version: Version, hosts: &[&[u8]]| {
+            let mut builder = Request::builder().version(version).uri("/");
+            for host in hosts {
+                builder = builder.header(header::HOST, *host);
+            }
+            let mut request = builder.body(()).unwrap_or_default();
+            request.extensions_mut().insert(FromConnection);
+            request
+        };
+        for good in [
+            &b"example.test"[..],
+            b"example.test:8080",
+            b"127.0.0.1:80",
+            b"[::1]:8080",
+            b"[::1]",
+            b"",
+        ] {
+            let request = with_hosts(Version::HTTP_11, &[good]);
+            assert_eq!(limits.violation(&request), None, "{good:?}");
+        }
+        for bad in [
+            &b"exa mple.test"[..],
+            b"user@example.test",
+            b"example.test:http",
+            b"example.test/path",
+            b"[::1",
+            b"a<b>",
+        ] {
+            let request = with_hosts(Version::HTTP_11, &[bad]);
+            assert_eq!(
+                limits.violation(&request),
+                Some(StatusCode::BAD_REQUEST),
+                "{bad:?}"
+            );
+        }
+        for version in [Version::HTTP_11, Version::HTTP_10] {
+            let two = with_hosts(version, &[b"a.test", b"b.test"]);
+            assert_eq!(limits.violation(&two), Some(StatusCode::BAD_REQUEST));
+            let same_twice = with_hosts(version, &[b"a.test", b"a.test"]);
+            assert_eq!(limits.violation(&same_twice), Some(StatusCode::BAD_REQUEST));
+        }
+        // In-process requests are not held to the rule, as for a missing Host.
+        let mut in_process = with_hosts(Version::HTTP_11, &[b"a.test", b"b.test"]);
+        in_process.extensions_mut().remove::<FromConnection>();
+        assert_eq!(limits.violation(&in_process), None);
     }
 
     #[test]

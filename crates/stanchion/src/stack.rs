@@ -35,8 +35,8 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// 2. [`AccessLogLayer`]: one event and the request metrics per request;
 /// 3. [`GuardLayer`]: every 4xx/5xx below leaves as an envelope carrying the request ID;
 /// 4. [`RequestLimitsLayer`]: a head over the [`RequestLimits`] is answered with 431 or 414
-///    (and an HTTP/1.1 request off a `Server` (feature `server`) connection without `Host` with
-///    400), which the guard turns into `HEADERS_TOO_LARGE`, `URI_TOO_LONG`, `BAD_REQUEST`;
+///    (and a request off a `Server` (feature `server`) connection with no `Host` on HTTP/1.1, more
+///    than one, or an invalid one, with 400), which the guard turns into `HEADERS_TOO_LARGE`, `URI_TOO_LONG`, `BAD_REQUEST`;
 /// 5. tower-http's `CatchPanicLayer`: a panic becomes an `INTERNAL_ERROR` envelope (the panic
 ///    message goes to the log, target [`PANIC_TARGET`], never to the body);
 /// 6. tower-http's `TimeoutLayer`: a handler slower than the timeout is answered with 408,

@@ -308,6 +308,30 @@ async fn each_head_limit_is_answered_with_its_envelope() {
     let reply = raw_exchange(addr, b"GET /livez HTTP/1.1\r\nConnection: close\r\n\r\n").await;
     assert_envelope(&reply, 400, "BAD_REQUEST");
 
+    // More than one Host field, or a Host that is not `host[:port]`: 400 as well (RFC 9112
+    // §3.2), on HTTP/1.0 too. Without the rule each of these is served (200).
+    for bad_host in [
+        "Host: a.test\r\nHost: b.test\r\n",
+        "Host: a.test\r\nHost: a.test\r\n",
+        "Host: exa mple.test\r\n",
+        "Host: user@a.test\r\n",
+        "Host: a.test:http\r\n",
+    ] {
+        for version in ["1.1", "1.0"] {
+            let request =
+                format!("GET /livez HTTP/{version}\r\n{bad_host}Connection: close\r\n\r\n");
+            let reply = raw_exchange(addr, request.as_bytes()).await;
+            assert_eq!(reply.status, 400, "HTTP/{version} {bad_host:?}: {reply:?}");
+            assert_envelope(&reply, 400, "BAD_REQUEST");
+        }
+    }
+    let reply = raw_exchange(
+        addr,
+        b"GET /livez HTTP/1.1\r\nHost: a.test:8080\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(reply.status, 200, "a host with a port is valid: {reply:?}");
+
     // HTTP/1.0 has no Host requirement.
     let reply = raw_exchange(addr, b"GET /livez HTTP/1.0\r\n\r\n").await;
     assert_eq!(reply.status, 200, "{reply:?}");
@@ -341,6 +365,77 @@ async fn http2_with_prior_knowledge_is_served() {
     assert!(response.headers().contains_key("x-request-id"));
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert!(body.starts_with(b"{\"checks\""), "{body:?}");
+    drop(client);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn each_head_limit_is_answered_with_its_envelope_over_http2() {
+    let (_logs, _guard) = init();
+    let server = start(Server::new()).await;
+    let client = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<Empty<Bytes>>();
+    let base = format!("http://{}", server.addr);
+    // Each case is under the server's HTTP/2 header-list ceiling (48 KiB), so it reaches the
+    // stack; under hyper's default HTTP/2 ceiling (16 KiB) the 20 KiB field would get h2's bare
+    // 431 instead.
+    let many: Vec<(String, String)> = (0..150).map(|i| (format!("x-h{i}"), "v".into())).collect();
+    let large = vec![("x-large".to_owned(), "a".repeat(20 * 1024))];
+    let fine: Vec<(String, String)> = (0..90).map(|i| (format!("x-h{i}"), "v".into())).collect();
+    let long_uri = format!("{base}/livez?q={}", "a".repeat(10 * 1024));
+    let cases = [
+        (
+            "150 fields",
+            format!("{base}/livez"),
+            many,
+            431,
+            Some("HEADERS_TOO_LARGE"),
+        ),
+        (
+            "a 20 KiB field",
+            format!("{base}/livez"),
+            large,
+            431,
+            Some("HEADERS_TOO_LARGE"),
+        ),
+        (
+            "a 10 KiB URI",
+            long_uri,
+            Vec::new(),
+            414,
+            Some("URI_TOO_LONG"),
+        ),
+        (
+            "within every limit",
+            format!("{base}/livez"),
+            fine,
+            200,
+            None,
+        ),
+    ];
+    for (what, uri, headers, status, code) in cases {
+        let mut request = http::Request::get(uri);
+        for (name, value) in &headers {
+            request = request.header(name, value);
+        }
+        let response = client
+            .request(request.body(Empty::new()).unwrap())
+            .await
+            .unwrap_or_else(|error| panic!("{what}: {error}"));
+        assert_eq!(response.version(), http::Version::HTTP_2, "{what}");
+        assert_eq!(response.status(), status, "{what}");
+        let id = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        if let Some(code) = code {
+            let body: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["error"]["code"], code, "{what}: {body}");
+            assert_eq!(body["error"]["requestId"], id, "{what}");
+        }
+    }
     drop(client);
     server.shutdown().await;
 }

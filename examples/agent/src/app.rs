@@ -12,14 +12,15 @@ use stanchion_request_id::RequestId;
 use crate::{
     AgentConfig,
     config::{MODEL_TOOL, QUERIES_PER_MINUTE_VAR, QUOTA_TOOL},
-    model::{QueryQuota, validate_prompt},
+    model::{QueryQuota, valid_user_id, validate_prompt},
     provider::Model,
 };
 
-/// The header the backend names the caller in (a trusted internal hop, like the request ID).
+/// The header the backend names the caller in. It is not authenticated: the agent only checks
+/// its shape ([`valid_user_id`](crate::valid_user_id)) and uses it to key the query quota.
 pub const USER_ID_HEADER: &str = "x-user-id";
-/// The user of callers the backend did not name (or served without verified claims): their
-/// queries share one quota bucket.
+/// The user of callers the backend did not name (or served without verified claims), and of
+/// callers whose `x-user-id` is not a valid user ID: their queries share one quota bucket.
 pub const ANONYMOUS: &str = "anonymous";
 
 /// `POST /v1/chat` request body.
@@ -99,7 +100,8 @@ fn app(config: &AgentConfig, metrics: Metrics, draining: Draining) -> io::Result
 }
 
 /// Serves the agent with [`stanchion::Server`] on `listener` until `shutdown` resolves (then
-/// readiness fails, the listener closes and the requests in flight finish). Logs go to the current subscriber; metrics to [`AgentConfig::with_metrics`]'s
+/// readiness fails, the listener keeps accepting for [`AgentConfig::shutdown_delay`], closes,
+/// and the requests in flight finish). Logs go to the current subscriber; metrics to [`AgentConfig::with_metrics`]'s
 /// recorder, else the global one (installed if needed).
 ///
 /// # Errors
@@ -124,7 +126,9 @@ pub async fn serve(
     // Flags and tools change without a restart: on a change in the configuration directory,
     // and at once on SIGHUP (the rollback lever).
     let refresh = stanchion::ConfigRefresh::start(config.config())?;
-    let server = Server::new();
+    // Readiness fails at the signal while new connections are still served for the delay, so
+    // a load balancer that polls `/readyz` stops routing here before connections are refused.
+    let server = Server::new().with_shutdown_delay(config.shutdown_delay());
     let app = app(&config, metrics, server.draining())?;
     let served = server.serve_with_shutdown(listener, app, shutdown).await;
     drop(refresh);
@@ -142,10 +146,7 @@ async fn chat(
         return Err(ApiError::new(codes::SERVICE_UNAVAILABLE));
     }
     if let Some(quota) = &state.quota {
-        let user = headers
-            .get(USER_ID_HEADER)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or(ANONYMOUS);
+        let user = quota_user(&headers);
         if let Err(error) = quota.check(user, Instant::now()) {
             tracing::info!(errorCode = error.code().name(), "query limit reached");
             return Err(error);
@@ -172,4 +173,25 @@ async fn chat(
             .map(|id| id.as_str().to_owned())
             .unwrap_or_default(),
     }))
+}
+
+/// The quota key of a request: its `x-user-id` when that is a valid user ID (the backend's rule
+/// for a token's `sub`), else [`ANONYMOUS`]. A direct caller's arbitrary bytes (up to the 16 KiB
+/// header limit) then neither become a key of the quota's map nor spend a named user's quota
+/// with a look-alike; a valid ID still can (the header is not authenticated).
+fn quota_user(headers: &HeaderMap) -> &str {
+    let Some(value) = headers.get(USER_ID_HEADER) else {
+        return ANONYMOUS;
+    };
+    match value.to_str() {
+        Ok(user) if valid_user_id(user) => user,
+        _ => {
+            // The value is whatever a caller sent: its size only, never its bytes.
+            tracing::info!(
+                valueBytes = value.len(),
+                "x-user-id is not a valid user ID; counted as anonymous"
+            );
+            ANONYMOUS
+        }
+    }
 }

@@ -7,6 +7,7 @@ use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
     sync::Arc,
+    time::Duration,
 };
 
 use stanchion::Metrics;
@@ -21,6 +22,17 @@ pub const ADDR_VAR: &str = "AGENT_ADDR";
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8081";
 /// `AGENT_CONFIG_DIR`: the directory holding `tools.toml` and the `.env*` files.
 pub const CONFIG_DIR_VAR: &str = "AGENT_CONFIG_DIR";
+/// `AGENT_SHUTDOWN_DELAY_MS`: after SIGTERM, how long the agent keeps accepting connections
+/// with `/readyz` failing before its listener closes (0 to 60000; default
+/// [`DEFAULT_SHUTDOWN_DELAY`]).
+pub const SHUTDOWN_DELAY_VAR: &str = "AGENT_SHUTDOWN_DELAY_MS";
+/// Both services' drain delay when their `*_SHUTDOWN_DELAY_MS` is unset: one readiness probe
+/// period of the shipped manifests (`periodSeconds: 5`), so a probe sees `/readyz` fail while
+/// the listener still accepts.
+pub const DEFAULT_SHUTDOWN_DELAY: Duration = Duration::from_secs(5);
+/// The longest drain delay accepted: it adds to the time a stop takes, and the manifests'
+/// grace period must cover it plus the 20 s drain deadline.
+const MAX_SHUTDOWN_DELAY_MS: u64 = 60_000;
 /// The model tool's slug; the agent cannot answer without it.
 pub const MODEL_TOOL: &str = "model";
 /// The query-quota tool's slug.
@@ -136,6 +148,28 @@ pub fn socket_addr(vars: &Env, var: &'static str, default: &str) -> Result<Socke
         .map_err(|_| StartError::Addr { var })
 }
 
+/// Parses `var` as a shutdown delay in milliseconds (0 to 60000; 0 closes the listener at
+/// the signal, for tests), [`DEFAULT_SHUTDOWN_DELAY`] when unset or blank. It is read once at
+/// start, like the address: the server is built with it.
+///
+/// # Errors
+///
+/// [`StartError::Setting`] naming `var` when it is not a whole number of milliseconds in range.
+pub fn shutdown_delay(vars: &Env, var: &'static str) -> Result<Duration, StartError> {
+    let Some(value) = vars.get(var).filter(|value| !value.trim().is_empty()) else {
+        return Ok(DEFAULT_SHUTDOWN_DELAY);
+    };
+    match value.trim().parse::<u64>() {
+        Ok(ms) if ms <= MAX_SHUTDOWN_DELAY_MS => Ok(Duration::from_millis(ms)),
+        _ => Err(StartError::Setting {
+            var,
+            message: format!(
+                "must be a whole number of milliseconds from 0 to {MAX_SHUTDOWN_DELAY_MS}"
+            ),
+        }),
+    }
+}
+
 /// Starts the configuration service on `dir` and refuses a snapshot where a critical tool is
 /// disabled.
 ///
@@ -162,6 +196,7 @@ pub fn start_config(
 #[derive(Clone)]
 pub struct AgentConfig {
     addr: SocketAddr,
+    shutdown_delay: Duration,
     config: Arc<ConfigService>,
     redactor: Redactor,
     metrics: Option<Metrics>,
@@ -173,6 +208,7 @@ impl fmt::Debug for AgentConfig {
         // SECURITY and size: the redactor's matcher holds every secret; show a summary.
         f.debug_struct("AgentConfig")
             .field("addr", &self.addr)
+            .field("shutdown_delay", &self.shutdown_delay)
             .field("config_env", &self.config.snapshot().env())
             .field("model", &self.model)
             .field("metrics", &self.metrics.is_some())
@@ -181,12 +217,13 @@ impl fmt::Debug for AgentConfig {
 }
 
 impl AgentConfig {
-    /// Reads `AGENT_ADDR`, `AGENT_CONFIG_DIR` and the tools configuration (registry, `.env*`
+    /// Reads `AGENT_ADDR`, `AGENT_SHUTDOWN_DELAY_MS`, `AGENT_CONFIG_DIR` and the tools configuration (registry, `.env*`
     /// files, process environment, secret files) from the process environment.
     ///
     /// # Errors
     ///
-    /// An unusable address or configuration, or a disabled critical tool (the model).
+    /// An unusable address, shutdown delay or configuration, or a disabled critical tool (the
+    /// model).
     pub fn from_env() -> Result<Self, StartError> {
         Self::load(Env::process(), Redactor::new())
     }
@@ -214,6 +251,7 @@ impl AgentConfig {
     /// As [`from_env`](Self::from_env).
     pub fn load(vars: Env, redactor: Redactor) -> Result<Self, StartError> {
         let addr = socket_addr(&vars, ADDR_VAR, DEFAULT_ADDR)?;
+        let shutdown_delay = shutdown_delay(&vars, SHUTDOWN_DELAY_VAR)?;
         let dir = vars
             .get(CONFIG_DIR_VAR)
             .filter(|dir| !dir.is_empty())
@@ -222,6 +260,7 @@ impl AgentConfig {
         let model = Model::from_snapshot(&config.snapshot())?;
         Ok(Self {
             addr,
+            shutdown_delay,
             config,
             redactor,
             metrics: None,
@@ -253,6 +292,20 @@ impl AgentConfig {
     /// The model `MODEL_PROVIDER` selected.
     pub fn model(&self) -> &Model {
         &self.model
+    }
+
+    /// Keep accepting for `delay` after the shutdown signal, with `/readyz` failing, before
+    /// the listener closes (instead of `AGENT_SHUTDOWN_DELAY_MS`; zero closes it at once).
+    #[must_use]
+    pub fn with_shutdown_delay(mut self, delay: Duration) -> Self {
+        self.shutdown_delay = delay;
+        self
+    }
+
+    /// How long the agent keeps accepting, with readiness failing, after the shutdown signal
+    /// ([`stanchion::Server::with_shutdown_delay`]).
+    pub fn shutdown_delay(&self) -> Duration {
+        self.shutdown_delay
     }
 
     /// Where [`crate::spawn_on_thread`] and the binary listen.
@@ -340,6 +393,28 @@ mod tests {
         .expect("starts");
         assert!(matches!(config.model(), Model::Remote(_)));
         assert!(!format!("{:?}", config.model()).contains("dev-only-local-model-key"));
+    }
+
+    #[test]
+    fn the_shutdown_delay_defaults_to_a_probe_period_and_accepts_zero() {
+        let config = AgentConfig::from_vars([(ADDR_VAR, "127.0.0.1:0")]).expect("starts");
+        assert_eq!(config.shutdown_delay(), DEFAULT_SHUTDOWN_DELAY);
+        assert!(!DEFAULT_SHUTDOWN_DELAY.is_zero());
+        let config = AgentConfig::from_vars([(ADDR_VAR, "127.0.0.1:0"), (SHUTDOWN_DELAY_VAR, "0")])
+            .expect("starts");
+        assert_eq!(config.shutdown_delay(), Duration::ZERO);
+        let config =
+            AgentConfig::from_vars([(ADDR_VAR, "127.0.0.1:0"), (SHUTDOWN_DELAY_VAR, " 2500 ")])
+                .expect("starts");
+        assert_eq!(config.shutdown_delay(), Duration::from_millis(2500));
+        for bad in ["-1", "5s", "60001", "1.5"] {
+            let error = AgentConfig::from_vars([(SHUTDOWN_DELAY_VAR, bad)]).expect_err(bad);
+            assert_eq!(
+                error.to_string(),
+                "AGENT_SHUTDOWN_DELAY_MS: must be a whole number of milliseconds from 0 to 60000",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -5,8 +5,12 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use example_agent::{AgentConfig, LocalModel, spawn_on_thread};
 //!
-//! // The shipped configuration (examples/agent/config) with a free loopback port.
-//! let config = AgentConfig::from_vars([("AGENT_ADDR", "127.0.0.1:0")])?;
+//! // The shipped configuration (examples/agent/config) with a free loopback port, and no
+//! // drain delay: nothing polls this agent's readiness before it stops.
+//! let config = AgentConfig::from_vars([
+//!     ("AGENT_ADDR", "127.0.0.1:0"),
+//!     ("AGENT_SHUTDOWN_DELAY_MS", "0"),
+//! ])?;
 //! assert!(config.config().snapshot().is_enabled("model"));
 //! let agent = spawn_on_thread(config, std::io::sink)?;
 //! assert!(agent.addr().port() != 0);
@@ -22,7 +26,9 @@
 //!
 //! - `POST /v1/chat` with `{"prompt": string}` (JSON, at most 1 MiB, prompt not blank and at
 //!   most 4000 characters) answers `{"answer": string, "requestId": string}`. No bearer token:
-//!   the agent trusts the backend hop's `x-user-id`, which keys the per-user query quota. An
+//!   the backend hop's `x-user-id` keys the per-user query quota. It is not authenticated; a
+//!   value that is not 1-128 visible ASCII characters counts as `anonymous`, and at most
+//!   [`DEFAULT_MAX_TRACKED_USERS`] users are tracked at once (see [`QueryQuota`]). An
 //!   inbound `x-request-id` is kept only when it passes the validity rule
 //!   ([`TrustPolicy::AcceptIfValid`](stanchion_request_id::TrustPolicy); the backend's IDs
 //!   always do) and replaced otherwise, so a caller reaching the port directly cannot forge
@@ -38,8 +44,10 @@
 //!   `MODEL_PROVIDER_CONNECT_FAILED` (502) when a remote provider (`MODEL_PROVIDER=http`,
 //!   `MODEL_ENDPOINT`) cannot be reached, which the backend does not forward
 //!   (`UPSTREAM_ERROR`).
-//! - Environment: `AGENT_ADDR` (default `127.0.0.1:8081`), `AGENT_CONFIG_DIR` (default this
-//!   crate's `config/`), `APP_ENV`, `RUST_LOG`, and the variables of `config/tools.toml`.
+//! - Environment: `AGENT_ADDR` (default `127.0.0.1:8081`), `AGENT_SHUTDOWN_DELAY_MS` (default
+//!   5000: after SIGTERM the agent keeps accepting this long with `/readyz` failing, then
+//!   closes its listener; 0 closes it at once), `AGENT_CONFIG_DIR` (default this crate's
+//!   `config/`), `APP_ENV`, `RUST_LOG`, and the variables of `config/tools.toml`.
 //!
 //! # Behaviour
 //!
@@ -74,11 +82,14 @@ pub use crate::{
         SUBSCRIPTION_QUERY_LIMIT, shared_taxonomy,
     },
     config::{
-        ADDR_VAR, AgentConfig, CONFIG_DIR_VAR, DEFAULT_ADDR, Env, MODEL_TOOL,
-        QUERIES_PER_MINUTE_VAR, QUOTA_TOOL, StartError, default_config_dir, socket_addr,
-        start_config,
+        ADDR_VAR, AgentConfig, CONFIG_DIR_VAR, DEFAULT_ADDR, DEFAULT_SHUTDOWN_DELAY, Env,
+        MODEL_TOOL, QUERIES_PER_MINUTE_VAR, QUOTA_TOOL, SHUTDOWN_DELAY_VAR, StartError,
+        default_config_dir, shutdown_delay, socket_addr, start_config,
     },
-    model::{LocalModel, MAX_PROMPT_CHARS, QueryQuota, validate_prompt},
+    model::{
+        DEFAULT_MAX_TRACKED_USERS, LocalModel, MAX_PROMPT_CHARS, MAX_USER_ID_LEN, QueryQuota,
+        valid_user_id, validate_prompt,
+    },
     provider::{API_KEY_VAR, ENDPOINT_VAR, Model, PROVIDER_VAR, RemoteModel, TIMEOUT_VAR},
     runner::{ServiceThread, Shutdown},
 };

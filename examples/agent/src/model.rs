@@ -87,19 +87,51 @@ impl LocalModel {
     }
 }
 
+/// The longest user ID the quota keys on, in bytes: the backend's rule for a token's `sub`.
+pub const MAX_USER_ID_LEN: usize = 128;
+
+/// How many users [`QueryQuota`] tracks at once unless
+/// [`with_max_users`](QueryQuota::with_max_users) says otherwise.
+pub const DEFAULT_MAX_TRACKED_USERS: usize = 10_000;
+
+/// When the map is full, windows that ended are swept at most this often: a caller sending new
+/// user IDs to a full map must not make every request walk the whole map.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// Whether `user` is an ID the quota may key on: 1 to [`MAX_USER_ID_LEN`] visible ASCII
+/// characters (no space, no control byte), the rule the backend applies to a token's `sub`
+/// before it sends it as `x-user-id`. Anything else did not come from the backend.
+pub fn valid_user_id(user: &str) -> bool {
+    !user.is_empty() && user.len() <= MAX_USER_ID_LEN && user.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// Fixed one-minute windows of queries per user.
 ///
-/// PERF: one mutex around a map; the critical section is a lookup and an increment. Stale
-/// windows are swept when the map grows, so memory stays bounded by the active users.
+/// Memory is bounded: at most [`DEFAULT_MAX_TRACKED_USERS`] users (or
+/// [`with_max_users`](Self::with_max_users)) have a window of their own. When the map is full,
+/// windows that ended are swept; if it is still full, a user not yet tracked is counted in one
+/// shared overflow window with the same limit until room frees up. Sharing, rather than
+/// evicting a tracked user, keeps a caller who sends many new IDs from resetting other users'
+/// counts; rather than refusing outright, it still lets a few new users through.
+///
+/// PERF: one mutex around a map; the critical section is a lookup and an increment (and, at
+/// most once a second while the map is full, a sweep).
 #[derive(Debug)]
 pub struct QueryQuota {
     per_window: u32,
     window: Duration,
-    users: Mutex<HashMap<String, (Instant, u32)>>,
+    max_users: usize,
+    state: Mutex<QuotaState>,
 }
 
-/// Above this many tracked users, windows that ended are swept on the next check.
-const SWEEP_ABOVE: usize = 10_000;
+#[derive(Debug, Default)]
+struct QuotaState {
+    /// Each tracked user's window start and queries in it.
+    users: HashMap<String, (Instant, u32)>,
+    /// The window every untracked user shares while the map is full.
+    overflow: Option<(Instant, u32)>,
+    last_sweep: Option<Instant>,
+}
 
 impl QueryQuota {
     /// `per_minute` queries per user and minute.
@@ -112,8 +144,25 @@ impl QueryQuota {
         Self {
             per_window,
             window,
-            users: Mutex::new(HashMap::new()),
+            max_users: DEFAULT_MAX_TRACKED_USERS,
+            state: Mutex::new(QuotaState::default()),
         }
+    }
+
+    /// Tracks at most `max` users with a window of their own (see the type's docs).
+    #[must_use]
+    pub fn with_max_users(mut self, max: usize) -> Self {
+        self.max_users = max;
+        self
+    }
+
+    /// How many users have a window of their own now.
+    pub fn tracked_users(&self) -> usize {
+        self.lock().users.len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, QuotaState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Counts one query of `user` at `now`.
@@ -121,14 +170,28 @@ impl QueryQuota {
     /// # Errors
     ///
     /// `SUBSCRIPTION_QUERY_LIMIT` with `Retry-After` (the rest of the window) when the user
-    /// has used every query of the window.
+    /// (or, for a user the full map could not take, the shared overflow window) has used
+    /// every query of the window.
     pub fn check(&self, user: &str, now: Instant) -> Result<(), ApiError> {
-        let mut users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
-        if users.len() > SWEEP_ABOVE {
+        let mut state = self.lock();
+        let QuotaState {
+            users,
+            overflow,
+            last_sweep,
+        } = &mut *state;
+        let tracked = users.contains_key(user);
+        let sweep_due =
+            last_sweep.is_none_or(|at| now.saturating_duration_since(at) >= SWEEP_EVERY);
+        if !tracked && users.len() >= self.max_users && sweep_due {
             let window = self.window;
             users.retain(|_, (start, _)| now.saturating_duration_since(*start) < window);
+            *last_sweep = Some(now);
         }
-        let entry = users.entry(user.to_owned()).or_insert((now, 0));
+        let entry = if tracked || users.len() < self.max_users {
+            users.entry(user.to_owned()).or_insert((now, 0))
+        } else {
+            overflow.get_or_insert((now, 0))
+        };
         if now.saturating_duration_since(entry.0) >= self.window {
             *entry = (now, 0);
         }
@@ -193,5 +256,44 @@ mod tests {
             "other users are not affected"
         );
         assert!(quota.check("ana", start + Duration::from_secs(60)).is_ok());
+    }
+
+    #[test]
+    fn user_ids_follow_the_backends_subject_rule() {
+        assert!(valid_user_id("ana"));
+        assert!(valid_user_id(&"a".repeat(MAX_USER_ID_LEN)));
+        for bad in ["", "a b", "ana\r\nx", "ñ", "\u{7f}"] {
+            assert!(!valid_user_id(bad), "{bad:?}");
+        }
+        assert!(!valid_user_id(&"a".repeat(MAX_USER_ID_LEN + 1)));
+    }
+
+    #[test]
+    fn past_the_cap_new_users_share_one_window_and_tracked_users_keep_theirs() {
+        let quota = QueryQuota::new(2, Duration::from_secs(60)).with_max_users(3);
+        let start = Instant::now();
+        for user in ["ana", "bo", "cy"] {
+            assert!(quota.check(user, start).is_ok());
+        }
+        // The map is full and no window has ended: the flood of new IDs shares one window.
+        assert!(quota.check("new-1", start).is_ok());
+        assert!(quota.check("new-2", start).is_ok());
+        let error = quota
+            .check("new-3", start)
+            .expect_err("the overflow window is used up");
+        assert_eq!(error.code(), SUBSCRIPTION_QUERY_LIMIT);
+        assert_eq!(quota.tracked_users(), 3, "memory stays at the cap");
+        // Tracked users are neither evicted nor reset by the newcomers.
+        assert!(quota.check("ana", start).is_ok());
+        assert!(
+            quota.check("ana", start).is_err(),
+            "ana's own count was kept"
+        );
+        // Once windows end, the sweep makes room and a new user gets a window of its own.
+        let later = start + Duration::from_secs(61);
+        assert!(quota.check("dee", later).is_ok());
+        assert_eq!(quota.tracked_users(), 1);
+        assert!(quota.check("dee", later).is_ok());
+        assert!(quota.check("dee", later).is_err());
     }
 }

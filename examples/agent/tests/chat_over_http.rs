@@ -17,7 +17,10 @@ struct Reply {
 fn start(vars: &[(&str, &str)]) -> (ServiceThread, CapturedLogs) {
     let mut all = vec![("AGENT_ADDR", "127.0.0.1:0")];
     all.extend_from_slice(vars);
-    let config = AgentConfig::from_vars(all).expect("agent config");
+    // Tests stop the agent often; no load balancer waits on its readiness.
+    let config = AgentConfig::from_vars(all)
+        .expect("agent config")
+        .with_shutdown_delay(std::time::Duration::ZERO);
     let logs = CapturedLogs::new();
     let agent = spawn_on_thread(config, logs.clone()).expect("agent thread");
     (agent, logs)
@@ -179,6 +182,39 @@ async fn the_query_quota_answers_a_forwardable_429_per_user() {
         .expect("seconds");
     assert!((1..=60).contains(&retry_after), "{retry_after}");
     assert_eq!(send(&agent, ask("bo")).await.status, 200);
+}
+
+#[tokio::test]
+async fn an_invalid_user_id_spends_the_anonymous_quota_not_a_named_users() {
+    let (agent, logs) = start(&[("AGENT_QUERIES_PER_MINUTE", "1")]);
+    let ask = |user: Option<&str>| {
+        let mut request = chat();
+        if let Some(user) = user {
+            request = request.header("x-user-id", user);
+        }
+        request
+            .body(body(serde_json::json!({"prompt": "rest day?"})))
+            .expect("request")
+    };
+    // Not the backend's rule (1-128 visible ASCII): a space, 129 characters. Each one would be
+    // a fresh quota key, and a fresh quota, without the check.
+    let spaced = "ana evil";
+    let long = "x".repeat(129);
+    assert_eq!(send(&agent, ask(Some(spaced))).await.status, 200);
+    let limited = send(&agent, ask(Some(&long))).await;
+    assert_eq!(
+        limited.status, 429,
+        "both count as anonymous: {}",
+        limited.text
+    );
+    let limited = send(&agent, ask(None)).await;
+    assert_eq!(limited.status, 429, "the anonymous bucket is used up");
+    // A valid ID has its own quota, untouched by the invalid ones.
+    assert_eq!(send(&agent, ask(Some("ana"))).await.status, 200);
+    // The invalid value is never logged, only its size.
+    let contents = logs.contents();
+    assert!(contents.contains("counted as anonymous"), "{contents}");
+    assert!(!contents.contains(spaced) && !contents.contains(&long));
 }
 
 #[tokio::test]

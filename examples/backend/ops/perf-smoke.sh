@@ -11,7 +11,8 @@ export PATH="$PWD/target/release:$PATH"
 addr="${BACKEND_ADDR:-127.0.0.1:8080}"
 log="${BACKEND_LOG:-${TMPDIR:-/tmp}/perf-smoke-backend.log}"
 
-BACKEND_ADDR="$addr" backend >"$log" 2>&1 &
+# No drain delay: nothing routes to this backend by its readiness, so stopping it need not wait.
+BACKEND_ADDR="$addr" BACKEND_SHUTDOWN_DELAY_MS=0 backend >"$log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true' EXIT
 for _ in $(seq 100); do

@@ -118,7 +118,8 @@ fn health(config: &Arc<ConfigService>, agent: Option<AgentClient>) -> Health {
 }
 
 /// Serves the backend with [`stanchion::Server`] on `listener` until `shutdown` resolves
-/// (then readiness fails, the listener closes and the requests in flight finish). Logs go to the current subscriber; metrics to [`BackendConfig::with_metrics`]'s
+/// (then readiness fails, the listener keeps accepting for [`BackendConfig::shutdown_delay`],
+/// closes, and the requests in flight finish). Logs go to the current subscriber; metrics to [`BackendConfig::with_metrics`]'s
 /// recorder, else the global one (installed if needed). Without an agent URL (and with the `chat` tool enabled) it first starts the agent
 /// in-process on a free loopback port, on its own thread, logging to stdout; it stops it on
 /// the way out.
@@ -162,7 +163,9 @@ pub async fn serve(
     // Flags and tools change without a restart: on a change in the configuration directory,
     // and at once on SIGHUP (the rollback lever).
     let refresh = stanchion::ConfigRefresh::start(config.config())?;
-    let server = Server::new();
+    // Readiness fails at the signal while new connections are still served for the delay, so
+    // a load balancer that polls `/readyz` stops routing here before connections are refused.
+    let server = Server::new().with_shutdown_delay(config.shutdown_delay());
     let app = router(&config, agent, metrics, server.draining())?;
     let addr = listener.local_addr()?;
     tracing::info!(
@@ -193,7 +196,10 @@ pub async fn serve(
 fn start_in_process_agent(config: &BackendConfig) -> io::Result<ServiceThread> {
     let agent = AgentConfig::load(config.env().clone(), stanchion::redact::Redactor::new())
         .map_err(|error| io::Error::other(format!("in-process agent: {error}")))?
-        .with_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        .with_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        // Only this backend calls it, and it is stopped after the backend drained: no load
+        // balancer polls its readiness, so a delay would only slow the stop.
+        .with_shutdown_delay(std::time::Duration::ZERO);
     example_agent::spawn_on_thread(agent, std::io::stdout)
 }
 

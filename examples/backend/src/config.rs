@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use example_agent::{Env, StartError, socket_addr, start_config};
+use example_agent::{Env, StartError, shutdown_delay, socket_addr, start_config};
 use secrecy::ExposeSecret as _;
 use stanchion::Metrics;
 use stanchion_config::{ConfigService, Snapshot};
@@ -19,6 +19,10 @@ use stanchion_redact::Redactor;
 pub const ADDR_VAR: &str = "BACKEND_ADDR";
 /// The default of [`ADDR_VAR`].
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+/// `BACKEND_SHUTDOWN_DELAY_MS`: after SIGTERM, how long the backend keeps accepting
+/// connections with `/readyz` failing before its listener closes (0 to 60000; default
+/// [`example_agent::DEFAULT_SHUTDOWN_DELAY`], 5 s).
+pub const SHUTDOWN_DELAY_VAR: &str = "BACKEND_SHUTDOWN_DELAY_MS";
 /// `BACKEND_CONFIG_DIR`: the directory holding `tools.toml` and the `.env*` files.
 pub const CONFIG_DIR_VAR: &str = "BACKEND_CONFIG_DIR";
 /// The HS256 secret (a secret of the `auth` tool).
@@ -52,6 +56,7 @@ pub fn default_config_dir() -> PathBuf {
 #[derive(Clone)]
 pub struct BackendConfig {
     addr: SocketAddr,
+    shutdown_delay: Duration,
     env: Env,
     config: Arc<ConfigService>,
     redactor: Redactor,
@@ -65,6 +70,7 @@ impl fmt::Debug for BackendConfig {
         // SECURITY and size: the redactor's matcher holds every secret; show a summary.
         f.debug_struct("BackendConfig")
             .field("addr", &self.addr)
+            .field("shutdown_delay", &self.shutdown_delay)
             .field("env", &self.env)
             .field("config_env", &self.config.snapshot().env())
             .field("agent_url", &self.agent_url)
@@ -75,13 +81,13 @@ impl fmt::Debug for BackendConfig {
 }
 
 impl BackendConfig {
-    /// Reads `BACKEND_ADDR`, `BACKEND_CONFIG_DIR` and the tools configuration (registry,
+    /// Reads `BACKEND_ADDR`, `BACKEND_SHUTDOWN_DELAY_MS`, `BACKEND_CONFIG_DIR` and the tools configuration (registry,
     /// `.env*` files, process environment, secret files), including `AGENT_URL`,
     /// `AGENT_TIMEOUT_MS` and `AUTH_JWT_SECRET`.
     ///
     /// # Errors
     ///
-    /// An unusable address or configuration, a disabled critical tool (`auth`: a missing or
+    /// An unusable address, shutdown delay or configuration, a disabled critical tool (`auth`: a missing or
     /// short `AUTH_JWT_SECRET`), or the development secret with `APP_ENV=production`.
     pub fn from_env() -> Result<Self, StartError> {
         Self::load(Env::process(), Redactor::new())
@@ -110,6 +116,7 @@ impl BackendConfig {
     /// As [`from_env`](Self::from_env).
     pub fn load(env: Env, redactor: Redactor) -> Result<Self, StartError> {
         let addr = socket_addr(&env, ADDR_VAR, DEFAULT_ADDR)?;
+        let shutdown_delay = shutdown_delay(&env, SHUTDOWN_DELAY_VAR)?;
         let dir = env
             .get(CONFIG_DIR_VAR)
             .filter(|dir| !dir.is_empty())
@@ -122,6 +129,7 @@ impl BackendConfig {
         let (agent_url, agent_timeout) = agent_settings(&snapshot);
         Ok(Self {
             addr,
+            shutdown_delay,
             env,
             config,
             redactor,
@@ -165,6 +173,20 @@ impl BackendConfig {
     pub fn with_addr(mut self, addr: SocketAddr) -> Self {
         self.addr = addr;
         self
+    }
+
+    /// Keep accepting for `delay` after the shutdown signal, with `/readyz` failing, before
+    /// the listener closes (instead of `BACKEND_SHUTDOWN_DELAY_MS`; zero closes it at once).
+    #[must_use]
+    pub fn with_shutdown_delay(mut self, delay: Duration) -> Self {
+        self.shutdown_delay = delay;
+        self
+    }
+
+    /// How long the backend keeps accepting, with readiness failing, after the shutdown
+    /// signal ([`stanchion::Server::with_shutdown_delay`]).
+    pub fn shutdown_delay(&self) -> Duration {
+        self.shutdown_delay
     }
 
     /// Where the binary (and [`spawn_on_thread`](crate::spawn_on_thread)) listens.
@@ -320,6 +342,29 @@ mod tests {
         let message = error.to_string();
         assert!(message.contains("critical tool `auth`"), "{message}");
         assert!(!message.contains("tiny-s3cr3t"), "{message}");
+    }
+
+    #[test]
+    fn the_shutdown_delay_has_a_default_accepts_zero_and_names_a_bad_value() {
+        let config = BackendConfig::from_vars([(ADDR_VAR, "127.0.0.1:0")]).expect("loads");
+        assert_eq!(
+            config.shutdown_delay(),
+            example_agent::DEFAULT_SHUTDOWN_DELAY
+        );
+        let config = BackendConfig::from_vars([(SHUTDOWN_DELAY_VAR, "0")]).expect("loads");
+        assert_eq!(config.shutdown_delay(), Duration::ZERO);
+        // The agent's variable is the agent's: it does not move the backend's delay.
+        let config =
+            BackendConfig::from_vars([(example_agent::SHUTDOWN_DELAY_VAR, "0")]).expect("loads");
+        assert_eq!(
+            config.shutdown_delay(),
+            example_agent::DEFAULT_SHUTDOWN_DELAY
+        );
+        let error = BackendConfig::from_vars([(SHUTDOWN_DELAY_VAR, "soon")]).expect_err("bad");
+        assert!(
+            error.to_string().starts_with("BACKEND_SHUTDOWN_DELAY_MS: "),
+            "{error}"
+        );
     }
 
     #[test]

@@ -28,7 +28,9 @@
 //! | `GET /livez`, `/readyz`, `/health` | none | `application/health+json`; readiness checks `config`, `tools` (critical ones enabled), `agent` (its `/livez`) |
 //! | `GET /metrics` | none | Prometheus text: requests by route, status and error code, auth failures, agent calls, tools, configuration, redactions, process (docs/observability.md lists them) |
 //!
-//! Environment: `BACKEND_ADDR` (default `127.0.0.1:8080`), `BACKEND_CONFIG_DIR` (default this
+//! Environment: `BACKEND_ADDR` (default `127.0.0.1:8080`), `BACKEND_SHUTDOWN_DELAY_MS`
+//! (default 5000: after SIGTERM the backend keeps accepting this long with `/readyz` failing,
+//! then closes its listener; 0 closes it at once), `BACKEND_CONFIG_DIR` (default this
 //! crate's `config/`), `APP_ENV`, `RUST_LOG`, and the variables of `config/tools.toml`:
 //! `AUTH_JWT_SECRET` (secret, at least 32 characters), `AGENT_URL` (unset: the agent runs
 //! in-process on a free loopback port), `AGENT_TIMEOUT_MS` (default 10000), the kill switches
@@ -52,8 +54,10 @@
 //!   under the same `requestId`.
 //! - **A production server.** [`stanchion::Server`] serves the API: a slow or idle client
 //!   cannot hold a connection, a head over the limits gets `HEADERS_TOO_LARGE` /
-//!   `URI_TOO_LONG`, an HTTP/1.1 request without `Host` gets `BAD_REQUEST`, and SIGTERM or
-//!   SIGINT turns `/readyz` to `fail`, lets requests in flight finish and exits 0.
+//!   `URI_TOO_LONG`, an HTTP/1.1 request without `Host` (or any request with two `Host`
+//!   fields or an invalid one) gets `BAD_REQUEST`, and SIGTERM or SIGINT turns `/readyz` to
+//!   `fail`, keeps accepting for `BACKEND_SHUTDOWN_DELAY_MS`, lets requests in flight finish
+//!   and exits 0.
 //! - **No shared-environment start with the development secret.** The development secret is
 //!   read only in `development` and `test` (`config/.env.development`, `config/.env.test`);
 //!   any other `APP_ENV` (staging, production) with [`DEVELOPMENT_JWT_SECRET`] (or with no
@@ -82,8 +86,8 @@ pub use crate::{
     },
     config::{
         ADDR_VAR, AGENT_TIMEOUT_VAR, AGENT_URL_VAR, AUTH_TOOL, BackendConfig, CHAT_TOOL,
-        CONFIG_DIR_VAR, DEFAULT_ADDR, DEVELOPMENT_JWT_SECRET, JWT_SECRET_VAR, TRAINING_PLANS_TOOL,
-        default_config_dir,
+        CONFIG_DIR_VAR, DEFAULT_ADDR, DEVELOPMENT_JWT_SECRET, JWT_SECRET_VAR, SHUTDOWN_DELAY_VAR,
+        TRAINING_PLANS_TOOL, default_config_dir,
     },
     upstream::{AgentClient, AgentUrlError, UPSTREAM_DURATION_SECONDS},
 };

@@ -103,6 +103,7 @@ where
 fn start_agent(addr: SocketAddr) -> ServiceThread {
     let config = AgentConfig::from_vars([("AGENT_ADDR", addr.to_string())])
         .unwrap()
+        .with_shutdown_delay(Duration::ZERO)
         .with_addr(addr);
     example_agent::spawn_on_thread(config, std::io::sink).unwrap()
 }

@@ -39,7 +39,9 @@ fn agent(vars: &[(&str, &str)]) -> (ServiceThread, CapturedLogs) {
     let mut all = vec![("AGENT_ADDR", "127.0.0.1:0")];
     all.extend_from_slice(vars);
     let logs = CapturedLogs::new();
-    let config = AgentConfig::from_vars(all).expect("agent config");
+    let config = AgentConfig::from_vars(all)
+        .expect("agent config")
+        .with_shutdown_delay(Duration::ZERO);
     let thread = example_agent::spawn_on_thread(config, logs.clone()).expect("agent");
     (thread, logs)
 }
@@ -48,6 +50,8 @@ fn backend(agent_url: &str, timeout: Duration) -> (ServiceThread, CapturedLogs) 
     let logs = CapturedLogs::new();
     let config = BackendConfig::from_vars([("BACKEND_ADDR", "127.0.0.1:0")])
         .expect("backend config")
+        // Tests stop services often; no load balancer waits on their readiness.
+        .with_shutdown_delay(Duration::ZERO)
         .with_agent_url(agent_url)
         .with_agent_timeout(timeout);
     let thread = example_backend::spawn_on_thread(config, logs.clone()).expect("backend");
@@ -443,7 +447,9 @@ async fn training_plans_follow_the_plan_claim_and_tools_show_no_values() {
 #[test]
 fn without_an_agent_url_the_backend_starts_one_in_process() {
     let logs = CapturedLogs::new();
-    let config = BackendConfig::from_vars([("BACKEND_ADDR", "127.0.0.1:0")]).expect("config");
+    let config = BackendConfig::from_vars([("BACKEND_ADDR", "127.0.0.1:0")])
+        .expect("config")
+        .with_shutdown_delay(Duration::ZERO);
     assert_eq!(config.agent_url(), None);
     let backend = example_backend::spawn_on_thread(config, logs.clone()).expect("backend");
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -1,6 +1,7 @@
 //! SIGTERM to the real `backend` binary while a request is in flight: the listener closes,
 //! the request finishes with its answer, and the process exits 0, having logged JSON start and
-//! stop events on stdout (and nothing on stderr).
+//! stop events on stdout (and nothing on stderr). With a drain delay, `/readyz` fails first
+//! while new connections are still served, and only then does the listener close.
 
 #![allow(clippy::unwrap_used)]
 
@@ -14,7 +15,7 @@ use std::{
 
 use axum::{
     Router,
-    routing::{get, post},
+    routing::{get as get_route, post},
 };
 use example_agent::ServiceThread;
 use serde_json::Value;
@@ -23,20 +24,22 @@ const PATIENCE: Duration = Duration::from_secs(30);
 
 /// A fake agent whose chat answer takes `delay`; it says on `arrived` when a chat came in.
 fn slow_agent(delay: Duration, arrived: mpsc::Sender<()>) -> ServiceThread {
-    let router = Router::new().route("/livez", get(|| async { "ok" })).route(
-        "/v1/chat",
-        post(move || {
-            let arrived = arrived.clone();
-            async move {
-                let _ = arrived.send(());
-                tokio::time::sleep(delay).await;
-                (
-                    [("content-type", "application/json")],
-                    r#"{"answer":"finished after the signal","requestId":"x"}"#,
-                )
-            }
-        }),
-    );
+    let router = Router::new()
+        .route("/livez", get_route(|| async { "ok" }))
+        .route(
+            "/v1/chat",
+            post(move || {
+                let arrived = arrived.clone();
+                async move {
+                    let _ = arrived.send(());
+                    tokio::time::sleep(delay).await;
+                    (
+                        [("content-type", "application/json")],
+                        r#"{"answer":"finished after the signal","requestId":"x"}"#,
+                    )
+                }
+            }),
+        );
     ServiceThread::serve_router("slow-agent", router).unwrap()
 }
 
@@ -78,6 +81,7 @@ fn sigterm_during_a_slow_request_lets_it_finish_and_exits_zero() {
         .env("BACKEND_ADDR", "127.0.0.1:0")
         .env("AGENT_URL", agent.base_url())
         .env("AGENT_TIMEOUT_MS", "20000")
+        .env("BACKEND_SHUTDOWN_DELAY_MS", "0")
         .env("RUST_LOG", "info")
         .env_remove("APP_ENV")
         .stdout(Stdio::piped())
@@ -128,7 +132,7 @@ fn sigterm_during_a_slow_request_lets_it_finish_and_exits_zero() {
     let signal = wait_for(&lines, &mut seen, "shutdown signal received");
     assert_eq!(signal["signal"], "SIGTERM");
     wait_for(&lines, &mut seen, "shutdown started");
-    // The listener closes at once (no shutdown delay configured): new connections are refused
+    // The listener closes at once (a shutdown delay of 0): new connections are refused
     // while the request is still in flight.
     let refused_by = Instant::now() + Duration::from_secs(5);
     while TcpStream::connect(addr).is_ok() {
@@ -173,5 +177,99 @@ fn sigterm_during_a_slow_request_lets_it_finish_and_exits_zero() {
         .read_to_string(&mut stderr)
         .unwrap();
     assert_eq!(stderr, "", "the backend wrote to stderr");
+    agent.shutdown().unwrap();
+}
+
+/// `GET path` on a new connection (`Connection: close`): the status and the body, or `None`
+/// when the connection is refused.
+fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: backend\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    let status = reply
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {reply:?}"));
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map_or_else(String::new, |(_, body)| body.to_owned());
+    Some((status, body))
+}
+
+#[test]
+fn after_sigterm_readiness_fails_while_new_connections_are_served_for_the_drain_delay() {
+    // Generous, so the requests below land inside it on a loaded machine; the test asserts
+    // the order of what it sees, never how long anything took.
+    const DELAY_MS: u64 = 8000;
+    let agent = ServiceThread::serve_router(
+        "live-agent",
+        Router::new().route("/livez", get_route(|| async { "ok" })),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backend"))
+        .env("BACKEND_ADDR", "127.0.0.1:0")
+        .env("AGENT_URL", agent.base_url())
+        .env("BACKEND_SHUTDOWN_DELAY_MS", DELAY_MS.to_string())
+        .env("RUST_LOG", "info")
+        .env_remove("APP_ENV")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = read_lines(child.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    let started = wait_for(&lines, &mut seen, "server started");
+    assert_eq!(started["shutdownDelayMs"], DELAY_MS, "{started}");
+    let addr: SocketAddr = started["addr"].as_str().unwrap().parse().unwrap();
+
+    // Ready before the signal, so the 503 below is the signal's doing.
+    let (status, body) = get(addr, "/readyz").expect("serving");
+    assert_eq!(status, 200, "{body}");
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let shutdown = wait_for(&lines, &mut seen, "shutdown started");
+    assert_eq!(shutdown["shutdownDelayMs"], DELAY_MS, "{shutdown}");
+
+    // Inside the delay: a new connection is still accepted and served; readiness fails on
+    // the `shutdown` check while liveness passes, so a load balancer stops routing here first.
+    let (status, body) =
+        get(addr, "/readyz").expect("a new connection is accepted during the drain delay");
+    assert_eq!(status, 503, "{body}");
+    let health: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(
+        health["checks"]["shutdown"][0]["status"], "fail",
+        "{health}"
+    );
+    let (status, body) = get(addr, "/livez").expect("still accepting");
+    assert_eq!(status, 200, "{body}");
+
+    // Then the listener closes and the process exits 0.
+    let refused_by = Instant::now() + Duration::from_millis(DELAY_MS) + PATIENCE;
+    while TcpStream::connect(addr).is_ok() {
+        assert!(Instant::now() < refused_by, "the listener never closed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the backend did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    let stopped = wait_for(&lines, &mut seen, "server stopped");
+    assert_eq!(stopped["outcome"], "drained", "{stopped}");
     agent.shutdown().unwrap();
 }

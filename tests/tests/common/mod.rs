@@ -227,6 +227,8 @@ pub fn start_agent_traced(
     spawn_server_traced("agent", otel, move |metrics| {
         let config = example_agent::AgentConfig::from_vars(vars)
             .expect("the agent's example configuration loads")
+            // Tests stop services often; no load balancer waits on their readiness.
+            .with_shutdown_delay(std::time::Duration::ZERO)
             .with_metrics(metrics);
         let redactor = config.redactor();
         let serve: Serve = Box::new(move |listener, shutdown| {
@@ -258,6 +260,8 @@ pub fn start_backend_traced(agent_url: String, otel: Option<stanchion::Otel>) ->
             ("AGENT_TIMEOUT_MS", timeout_ms),
         ])
         .expect("the backend's example configuration loads")
+        // Tests stop services often; no load balancer waits on their readiness.
+        .with_shutdown_delay(std::time::Duration::ZERO)
         .with_metrics(metrics);
         assert_eq!(
             config.agent_timeout(),

@@ -1,0 +1,158 @@
+//! SIGTERM or SIGINT to the real `agent` binary with a drain delay: `/readyz` fails first
+//! while new connections are still served, then the listener closes and the process exits 0,
+//! having written only JSON lines.
+
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    io::{BufRead as _, BufReader, Read as _, Write as _},
+    net::{SocketAddr, TcpStream},
+    process::{Command, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Reads the child's stdout lines on a thread, parsed as JSON (a line that is not JSON is
+/// kept as a string, and fails the "every line is JSON" check).
+fn read_lines(stdout: std::process::ChildStdout) -> mpsc::Receiver<Value> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let value = serde_json::from_str(&line).unwrap_or(Value::String(line));
+            if tx.send(value).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_for(lines: &mpsc::Receiver<Value>, seen: &mut Vec<Value>, message: &str) -> Value {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(line) = seen.iter().find(|line| line["message"] == message) {
+            return line.clone();
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no {message:?} line within {PATIENCE:?}; saw {seen:#?}"),
+        }
+    }
+}
+
+/// `GET path` on a new connection (`Connection: close`): the status and the body, or `None`
+/// when the connection is refused.
+fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    let status = reply
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {reply:?}"));
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map_or_else(String::new, |(_, body)| body.to_owned());
+    Some((status, body))
+}
+
+#[test]
+fn after_sigterm_or_sigint_readiness_fails_while_new_connections_are_served_for_the_delay() {
+    // Generous, so the requests below land inside it on a loaded machine; the test asserts
+    // the order of what it sees, never how long anything took.
+    const DELAY_MS: u64 = 6000;
+    for (flag, name) in [("-TERM", "SIGTERM"), ("-INT", "SIGINT")] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_agent"))
+            .env("AGENT_ADDR", "127.0.0.1:0")
+            .env("AGENT_SHUTDOWN_DELAY_MS", DELAY_MS.to_string())
+            .env("RUST_LOG", "info")
+            .env_remove("APP_ENV")
+            .env_remove("AGENT_CONFIG_DIR")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = read_lines(child.stdout.take().unwrap());
+        let mut seen = Vec::new();
+        let started = wait_for(&lines, &mut seen, "server started");
+        assert_eq!(started["service"], "agent");
+        assert_eq!(started["shutdownDelayMs"], DELAY_MS, "{started}");
+        let addr: SocketAddr = started["addr"].as_str().unwrap().parse().unwrap();
+
+        // Ready before the signal, so the 503 below is the signal's doing.
+        let (status, body) = get(addr, "/readyz").expect("serving");
+        assert_eq!(status, 200, "{name}: {body}");
+
+        let kill = Command::new("kill")
+            .args([flag, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let signal = wait_for(&lines, &mut seen, "shutdown signal received");
+        assert_eq!(signal["signal"], name);
+        wait_for(&lines, &mut seen, "shutdown started");
+
+        // Inside the delay: a new connection is accepted; readiness fails on `shutdown`,
+        // liveness passes.
+        let (status, body) =
+            get(addr, "/readyz").expect("a new connection is accepted during the drain delay");
+        assert_eq!(status, 503, "{name}: {body}");
+        let health: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        assert_eq!(
+            health["checks"]["shutdown"][0]["status"], "fail",
+            "{health}"
+        );
+        let (status, body) = get(addr, "/livez").expect("still accepting");
+        assert_eq!(status, 200, "{name}: {body}");
+
+        // Then the listener closes and the process exits 0.
+        let refused_by = Instant::now() + Duration::from_millis(DELAY_MS) + PATIENCE;
+        while TcpStream::connect(addr).is_ok() {
+            assert!(
+                Instant::now() < refused_by,
+                "{name}: the listener never closed"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let deadline = Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "{name}: the agent did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(0), "{name}: {status:?}");
+        let stopped = wait_for(&lines, &mut seen, "server stopped");
+        assert_eq!(stopped["outcome"], "drained", "{stopped}");
+
+        // Everything it wrote is JSON lines on stdout; nothing is on stderr.
+        while let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
+            seen.push(line);
+        }
+        for line in &seen {
+            assert!(line.is_object(), "{name}: a line that is not JSON: {line}");
+        }
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert_eq!(stderr, "", "{name}: the agent wrote to stderr");
+    }
+}
