@@ -18,7 +18,8 @@ Then, for every rendered object:
   - the deployment rules: probes on /livez and /readyz, requests and limits, a restricted
     security context, secrets only as mounted files (no secretKeyRef, no envFrom secret, no
     Secret object), APP_ENV equal to the overlay's name, a grace period longer than the preStop
-    sleep, drain delay and drain deadline together, Services/PDBs/ServiceMonitors selecting
+    sleep, drain delay and drain deadline together, no Deployment selecting another
+    Deployment's pods (a canary has its own `track`), Services/PDBs/ServiceMonitors selecting
     existing pods and ports, the ConfigMaps' registries identical to the examples' files, and
     a PrometheusRule identical to the committed rules when one exists;
   - the CronJob of the daily smoke record: the same pod rules (no probes: a Job serves
@@ -360,6 +361,13 @@ def check_rules(overlay, objects, failures):
                     want = f"{mount['mountPath']}/{item['path']}"
                     if env.get(file_var, {}).get("value") != want:
                         failures.append(f"{cw}: {file_var} must point at the mounted file {want}")
+    selectors = {o["metadata"]["name"]: o["spec"]["selector"]["matchLabels"]
+                 for o in objects if o["kind"] == "Deployment"}
+    for name, selector in selectors.items():
+        for other, labels in pods.items():
+            if other != name and selects(selector, labels):
+                failures.append(f"{overlay}: Deployment/{name}: its selector also selects "
+                                f"Deployment/{other}'s pods (overlapping selectors)")
     for obj in objects:
         where = f"{overlay}: {obj['kind']}/{obj['metadata']['name']}"
         if obj["kind"] == "Service":

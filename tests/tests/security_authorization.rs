@@ -190,8 +190,11 @@ fn bad_credentials() -> Vec<BadCredential> {
             "AUTH_REQUIRED",
         ),
         (
+            // Signed with the right key and otherwise valid: only the size cap refuses it.
             "oversized token",
-            bearer_of(format!("{valid}{}", "A".repeat(4096))),
+            bearer_of(with(
+                json!({ "pad": "A".repeat(example_backend::MAX_TOKEN_LEN) }),
+            )),
             String::new(),
             "AUTH_INVALID_TOKEN",
         ),
@@ -255,6 +258,20 @@ async fn every_bearer_route_refuses_every_bad_credential_before_its_handler_runs
         .filter(|line| line["message"] == "chat answered")
         .count();
     assert_eq!(agent_chats, 0, "a refused request reached the agent");
+    // The oversized token was refused for its size (it is signed with the right key), once per
+    // bearer route.
+    let metrics = client
+        .get(&format!("{}/metrics", system.backend.base_url()), &[])
+        .await
+        .text();
+    let oversized = metrics
+        .lines()
+        .find(|line| {
+            line.starts_with(example_backend::AUTH_FAILURES_TOTAL)
+                && line.contains(r#"reason="oversized""#)
+        })
+        .and_then(|line| line.rsplit(' ').next()?.parse::<f64>().ok());
+    assert_eq!(oversized, Some(2.0), "{metrics}");
 
     // The same routes work with a good token, so the refusals above are about credentials.
     let (name, value) = bearer(&token("ana"));
@@ -356,4 +373,94 @@ async fn the_public_tools_list_names_no_file_and_no_value() {
         "{text}"
     );
     assert!(!common::mentions(&text, &jwt_secret()), "{text}");
+}
+
+/// The `(method, path)` of every `.route("PATH", METHOD(...))` in `source`, comments skipped.
+fn routes_in(source: &str) -> Vec<(String, String)> {
+    let code: String = source
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut found = Vec::new();
+    for piece in code.split(".route(").skip(1) {
+        let piece = piece.trim_start();
+        let Some(rest) = piece.strip_prefix('"') else {
+            continue;
+        };
+        let (path, rest) = rest.split_once('"').expect("a closed path literal");
+        let rest = rest
+            .trim_start()
+            .strip_prefix(',')
+            .expect("a method router");
+        let method: String = rest
+            .trim_start()
+            .chars()
+            .take_while(char::is_ascii_alphabetic)
+            .collect();
+        found.push((method.to_uppercase(), path.to_owned()));
+    }
+    found
+}
+
+#[test]
+fn the_route_table_is_every_route_the_routers_declare() {
+    let root = common::workspace_root();
+    let read = |path: &str| {
+        std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+    };
+    // The library's routers: `Health::routes` then `Metrics::route`, in that order in the file.
+    let library = read("crates/stanchion/src/axum.rs");
+    let (health, metrics) = library
+        .split_once("impl Metrics")
+        .expect("crates/stanchion/src/axum.rs has `impl Metrics`");
+    let health = routes_in(health);
+    let metrics = routes_in(metrics);
+    assert_eq!(health.len(), 3, "{health:?}");
+    assert_eq!(metrics.len(), 1, "{metrics:?}");
+    let mut declared = Vec::new();
+    for (service, file) in [
+        (Service::Backend, "examples/backend/src/app.rs"),
+        (Service::Agent, "examples/agent/src/app.rs"),
+    ] {
+        let app = read(file);
+        let mut routes = routes_in(&app);
+        assert!(!routes.is_empty(), "{file}: no .route(...) found");
+        if app.contains(".merge(health.routes())") {
+            routes.extend(health.iter().cloned());
+        }
+        if app.contains(".merge(metrics.route())") {
+            routes.extend(metrics.iter().cloned());
+        }
+        assert_eq!(
+            app.matches(".merge(").count(),
+            2,
+            "{file}: a merged router this test does not know"
+        );
+        assert!(
+            !app.contains(".nest("),
+            "{file}: a nested router this test does not know"
+        );
+        declared.extend(
+            routes
+                .into_iter()
+                .map(|(method, path)| (format!("{service:?}"), method, path)),
+        );
+    }
+    let mut table: Vec<_> = ROUTES
+        .iter()
+        .map(|(service, method, path, _)| {
+            (
+                format!("{service:?}"),
+                (*method).to_owned(),
+                (*path).to_owned(),
+            )
+        })
+        .collect();
+    declared.sort();
+    table.sort();
+    assert_eq!(
+        declared, table,
+        "the routers' routes (left) and ROUTES (right) differ: decide bearer or public for each"
+    );
 }

@@ -16,9 +16,13 @@ fn workspace_root() -> PathBuf {
         .to_owned()
 }
 
+/// Where the manifests (`deploy/kubernetes/base/*.yaml`) mount the services' secret files.
+const SECRETS_DIR: &str = "/run/secrets/stanchion";
+
 fn template(registry: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_stanchion"))
         .args(["config", "template", "--registry", registry])
+        .args(["--secrets-dir", SECRETS_DIR])
         .current_dir(workspace_root())
         .output()
         .unwrap()
@@ -49,7 +53,8 @@ fn the_examples_env_example_files_are_fresh_and_hold_no_secret() {
             panic!(
                 "{} is stale (first difference at line {}: committed {:?}, generated {:?}); \
                  regenerate with `STANCHION_BLESS=1 cargo test -p stanchion-cli --test \
-                 config_template`",
+                 config_template` (or `stanchion config template --registry ... --secrets-dir \
+                 /run/secrets/stanchion`)",
                 path.display(),
                 first + 1,
                 committed.lines().nth(first),
@@ -71,9 +76,21 @@ fn the_examples_env_example_files_are_fresh_and_hold_no_secret() {
                     "{service}: a value line for the secret {name}: {line}"
                 );
             }
+            let file_line = format!("{name}_FILE={SECRETS_DIR}/{name}");
             assert!(
-                fresh.contains(&format!("{name}_FILE=/run/secrets/{name}")),
+                fresh.contains(&file_line),
                 "{service}: {name} has no mounted-file line"
+            );
+            // The path the template gives is the one the manifest sets.
+            let manifest = std::fs::read_to_string(
+                workspace_root().join(format!("deploy/kubernetes/base/{service}.yaml")),
+            )
+            .unwrap();
+            assert!(
+                manifest.contains(&format!(
+                    "- name: {name}_FILE\n              value: {SECRETS_DIR}/{name}\n"
+                )),
+                "deploy/kubernetes/base/{service}.yaml does not set {file_line}"
             );
         }
         for name in registry.variables() {

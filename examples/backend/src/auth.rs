@@ -16,6 +16,11 @@ use stanchion_errors::{ApiError, codes};
 /// The longest `sub` accepted, in bytes.
 const MAX_SUBJECT_LEN: usize = 128;
 
+/// The longest bearer token accepted, in bytes. The backend's own tokens are about 200 bytes;
+/// a longer one is refused before it is decoded or its signature computed, so a client cannot
+/// make every request cost a base64 decode and an HMAC over kilobytes of claims.
+pub const MAX_TOKEN_LEN: usize = 4096;
+
 /// The claims the backend issues and accepts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -128,9 +133,17 @@ impl Verifier {
     /// # Errors
     ///
     /// `AUTH_EXPIRED_TOKEN` for a correctly signed token past its `exp`;
-    /// `AUTH_INVALID_TOKEN` for anything else (malformed, bad signature, another algorithm,
-    /// a missing claim, an unusable `sub`). The library's error is the internal cause.
+    /// `AUTH_INVALID_TOKEN` for anything else (longer than [`MAX_TOKEN_LEN`], malformed, bad
+    /// signature, another algorithm, a missing claim, an unusable `sub`). The library's error
+    /// is the internal cause.
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        if token.len() > MAX_TOKEN_LEN {
+            // Before decoding: a validly signed token is refused too.
+            count_failure("oversized");
+            return Err(ApiError::new(codes::AUTH_INVALID_TOKEN).with_cause(
+                std::io::Error::other("the token is longer than MAX_TOKEN_LEN bytes"),
+            ));
+        }
         let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(
             |error| {
                 let (code, reason) = match error.kind() {
@@ -183,8 +196,8 @@ impl Verifier {
     }
 }
 
-/// Bearer-token verifications that failed, by `reason` (`missing`, `not_bearer`, `malformed`,
-/// `bad_signature`, `wrong_algorithm`, `expired`, `invalid_subject`): a counter.
+/// Bearer-token verifications that failed, by `reason` (`missing`, `not_bearer`, `oversized`,
+/// `malformed`, `bad_signature`, `wrong_algorithm`, `expired`, `invalid_subject`): a counter.
 pub const AUTH_FAILURES_TOTAL: &str = "backend_auth_verification_failures_total";
 
 fn count_failure(reason: &'static str) {
@@ -318,6 +331,40 @@ mod tests {
                 .sub,
             "ana"
         );
+    }
+
+    #[test]
+    fn a_validly_signed_token_over_the_size_cap_is_refused() {
+        let verifier = Verifier::new(SECRET);
+        // A claim the backend ignores pads a correctly signed token to the cap, then past it.
+        let padded = |len: usize| {
+            let now = now_secs();
+            let claims = serde_json::json!({"sub": "ana", "iat": now, "exp": now + 60, "pad": ""});
+            let base = jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(SECRET),
+            )
+            .expect("signed")
+            .len();
+            // Every 3 bytes of claims are 4 of base64.
+            let pad = "x".repeat((len - base) / 4 * 3);
+            let claims = serde_json::json!({"sub": "ana", "iat": now, "exp": now + 60, "pad": pad});
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(SECRET),
+            )
+            .expect("signed")
+        };
+        let at_cap = padded(MAX_TOKEN_LEN);
+        assert!(at_cap.len() <= MAX_TOKEN_LEN, "{}", at_cap.len());
+        assert!(at_cap.len() > MAX_TOKEN_LEN - 8, "{}", at_cap.len());
+        assert_eq!(verifier.verify(&at_cap).expect("at the cap").sub, "ana");
+        let over = padded(MAX_TOKEN_LEN + 8);
+        assert!(over.len() > MAX_TOKEN_LEN, "{}", over.len());
+        let error = verifier.verify(&over).expect_err("over the cap");
+        assert_eq!(error.code(), codes::AUTH_INVALID_TOKEN);
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub use crate::{
     app::serve,
     auth::{
         ANONYMOUS_USER, AUTH_FAILURES_TOTAL, AUTH_MODE_VAR, Authenticated, Claims, HasVerifier,
-        MintError, Verifier, mint_token, mint_token_with_plan,
+        MAX_TOKEN_LEN, MintError, Verifier, mint_token, mint_token_with_plan,
     },
     config::{
         ADDR_VAR, AGENT_TIMEOUT_VAR, AGENT_URL_VAR, AUTH_TOOL, BackendConfig, CHAT_TOOL,
