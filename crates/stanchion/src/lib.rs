@@ -176,8 +176,8 @@ pub use crate::reload::{ConfigRefresh, RELOAD_TARGET, refresh_on_hangup};
 #[doc(inline)]
 pub use crate::server::{
     ConnectionInfo, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_CONNECTIONS, Draining, SERVER_TARGET, Server, ServerError, ShutdownReport,
-    shutdown_signal,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_SEND_TIMEOUT, Draining, SERVER_TARGET, Server, ServerError,
+    ShutdownReport, shutdown_signal,
 };
 
 /// The error taxonomy, the envelope and the guard layer (`stanchion-errors`).

@@ -10,7 +10,7 @@ use std::{
     pin::{Pin, pin},
     sync::{
         Arc, Mutex, PoisonError,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
     task::{Context, Poll},
     time::Duration,
@@ -46,6 +46,10 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default time a connection may stay open with no request in flight and no byte sent.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The default time a response may make no write progress (see
+/// [`Server::with_send_timeout`]).
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The default largest number of open connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 
@@ -62,11 +66,14 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 ///   connection is closed (a slowloris client cannot hold it).
 /// - **Idle timeout:** a connection with no request in flight that sends nothing for
 ///   [`with_idle_timeout`](Self::with_idle_timeout) is closed.
+/// - **Send timeout:** a connection whose response has bytes ready to go but gets none of
+///   them written for [`with_send_timeout`](Self::with_send_timeout) is closed (a client that
+///   stops reading cannot hold it).
 /// - **Connection limit:** at [`with_max_connections`](Self::with_max_connections) open
 ///   connections, a new connection first makes the server close the connection that has been
 ///   idle longest (no request in flight), so idle or half-sent connections cannot lock probes
 ///   and clients out. When every connection has a request in flight, new connections wait in
-///   the listen backlog until one finishes.
+///   the listen backlog until one finishes (or the send timeout closes one).
 /// - **Request-head ceilings** above [`RequestLimits`] (twice each), so a head over the
 ///   stack's limits but under hyper's reaches the stack and gets the envelope.
 /// - **Graceful shutdown** on SIGTERM or SIGINT ([`serve`](Self::serve)) or on any future
@@ -97,6 +104,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub struct Server {
     header_read_timeout: Duration,
     idle_timeout: Duration,
+    send_timeout: Duration,
     max_connections: usize,
     drain_timeout: Duration,
     shutdown_delay: Duration,
@@ -140,12 +148,13 @@ impl Default for Server {
 
 impl Server {
     /// The server with its defaults: [`DEFAULT_HEADER_READ_TIMEOUT`],
-    /// [`DEFAULT_IDLE_TIMEOUT`], [`DEFAULT_MAX_CONNECTIONS`], [`DEFAULT_DRAIN_TIMEOUT`], no
-    /// shutdown delay, [`RequestLimits::new`].
+    /// [`DEFAULT_IDLE_TIMEOUT`], [`DEFAULT_SEND_TIMEOUT`], [`DEFAULT_MAX_CONNECTIONS`],
+    /// [`DEFAULT_DRAIN_TIMEOUT`], no shutdown delay, [`RequestLimits::new`].
     pub fn new() -> Self {
         Self {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             shutdown_delay: Duration::ZERO,
@@ -163,6 +172,19 @@ impl Server {
     /// Sets the time a connection may stay open with no request in flight and no byte sent.
     pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = timeout;
+        self
+    }
+
+    /// Sets the longest a response may go without write progress (nginx's `send_timeout`).
+    ///
+    /// The clock runs only while the server has something to send: from the moment the
+    /// service returns a response until its body waits for data of its own (a server-sent
+    /// event stream or a long poll between events is never cut) or ends, after each body
+    /// chunk until the body is polled again, and while a socket write is blocked. Each write
+    /// of at least one byte restarts it. It bounds the gap between writes, not the whole
+    /// response: a client that reads slowly but steadily is not cut.
+    pub fn with_send_timeout(mut self, timeout: Duration) -> Self {
+        self.send_timeout = timeout;
         self
     }
 
@@ -221,6 +243,12 @@ impl Server {
         }
         if self.idle_timeout.is_zero() {
             return invalid("idle_timeout", "must be longer than zero");
+        }
+        if self.send_timeout.is_zero() {
+            return invalid(
+                "send_timeout",
+                "must be longer than zero, or no response could be sent",
+            );
         }
         if self.drain_timeout.is_zero() {
             return invalid(
@@ -292,6 +320,7 @@ impl Server {
             maxConnections = self.max_connections,
             headerReadTimeoutMs = millis(self.header_read_timeout),
             idleTimeoutMs = millis(self.idle_timeout),
+            sendTimeoutMs = millis(self.send_timeout),
             drainTimeoutMs = millis(self.drain_timeout),
             shutdownDelayMs = millis(self.shutdown_delay),
             maxHeaders = self.limits.max_headers(),
@@ -360,6 +389,7 @@ impl Server {
                         shared: Arc::clone(&shared),
                         header_read_timeout: self.header_read_timeout,
                         idle_timeout: self.idle_timeout,
+                        send_timeout: self.send_timeout,
                         drain: drain_rx.clone(),
                         remote_addr,
                         local_addr,
@@ -411,6 +441,7 @@ impl Server {
             connectionsEvicted = shared.evicted.load(Ordering::Relaxed),
             headerReadTimeouts = shared.header_timeouts.load(Ordering::Relaxed),
             idleTimeouts = shared.idle_timeouts.load(Ordering::Relaxed),
+            sendTimeouts = shared.send_timeouts.load(Ordering::Relaxed),
             drainMs = millis(report.drain_time),
             "server stopped"
         );
@@ -553,6 +584,7 @@ struct Shared {
     evicted: AtomicU64,
     header_timeouts: AtomicU64,
     idle_timeouts: AtomicU64,
+    send_timeouts: AtomicU64,
     open: Mutex<HashMap<u64, Arc<Activity>>>,
 }
 
@@ -592,6 +624,17 @@ struct Activity {
     state: Mutex<ActivityState>,
     wake: Notify,
     evicted: AtomicBool,
+    /// How many reasons the connection has to be sending now: responses whose body has
+    /// something for hyper to send (see [`Owing`]), plus one while a socket write is blocked.
+    /// Above zero, the send clock runs. Atomics rather than `state`: the write path touches
+    /// them on every write, and the lock is not worth taking there.
+    owing: AtomicUsize,
+    /// Whether the last socket write returned `Pending` (the peer's receive window is full).
+    write_blocked: AtomicBool,
+    /// When the send clock last restarted (a byte written, or the connection started owing),
+    /// in nanoseconds since `epoch`.
+    progress: AtomicU64,
+    epoch: Instant,
 }
 
 struct ActivityState {
@@ -607,19 +650,80 @@ struct ActivityState {
 enum Expiry {
     HeaderTimeout,
     Idle,
+    Send,
 }
 
 impl Activity {
     fn new() -> Self {
+        let now = Instant::now();
         Self {
             state: Mutex::new(ActivityState {
                 in_flight: 0,
-                quiet_since: Instant::now(),
+                quiet_since: now,
                 head_started: None,
             }),
             wake: Notify::new(),
             evicted: AtomicBool::new(false),
+            owing: AtomicUsize::new(0),
+            write_blocked: AtomicBool::new(false),
+            progress: AtomicU64::new(0),
+            epoch: now,
         }
+    }
+
+    /// Restarts the send clock.
+    fn mark_progress(&self) {
+        let nanos = Instant::now()
+            .saturating_duration_since(self.epoch)
+            .as_nanos();
+        self.progress
+            .store(u64::try_from(nanos).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// One more reason to be sending. On the transition from nothing owed, the clock starts
+    /// now (time spent waiting on the service or on a streaming body's next event is not
+    /// the client's fault) and the watchdog re-arms; later reasons leave both alone, so a
+    /// client cannot push the deadline back by asking for more.
+    fn start_owing(&self) {
+        if self.owing.fetch_add(1, Ordering::AcqRel) == 0 {
+            self.mark_progress();
+            self.wake.notify_one();
+        }
+    }
+
+    /// One reason fewer. The watchdog is not woken: at its deadline it re-reads the state.
+    fn stop_owing(&self) {
+        self.owing.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// A socket write took `written` bytes (or returned `Pending` when `None`).
+    fn on_write(&self, written: Option<usize>) {
+        match written {
+            Some(0) => {}
+            Some(_) => {
+                self.mark_progress();
+                // Only after a blocked write; the common write touches nothing else.
+                if self.write_blocked.load(Ordering::Relaxed)
+                    && self.write_blocked.swap(false, Ordering::Relaxed)
+                {
+                    self.stop_owing();
+                }
+            }
+            None => {
+                if !self.write_blocked.swap(true, Ordering::Relaxed) {
+                    self.start_owing();
+                }
+            }
+        }
+    }
+
+    /// When the send clock expires, if the connection owes progress.
+    fn send_deadline(&self, send: Duration) -> Option<Instant> {
+        if self.owing.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let since = Duration::from_nanos(self.progress.load(Ordering::Relaxed));
+        Some(self.epoch + since + send)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ActivityState> {
@@ -659,17 +763,24 @@ impl Activity {
         self.wake.notify_one();
     }
 
-    /// The next moment the connection may expire, and why; `None` while a request is in
-    /// flight (the stack's timeout bounds it).
-    fn deadline(&self, header_read: Duration, idle: Duration) -> Option<(Instant, Expiry)> {
+    /// The next moment the connection may expire, and why. While a request is in flight only
+    /// the send clock runs, and only once its response exists (the stack's timeout bounds the
+    /// handler); `None` when nothing runs.
+    fn deadline(&self, timeouts: &Timeouts) -> Option<(Instant, Expiry)> {
+        let send = self
+            .send_deadline(timeouts.send)
+            .map(|at| (at, Expiry::Send));
         let state = self.lock();
-        if state.in_flight > 0 {
-            return None;
+        let quiet = (state.in_flight == 0).then(|| match state.head_started {
+            Some(started) => (started + timeouts.header_read, Expiry::HeaderTimeout),
+            None => (state.quiet_since + timeouts.idle, Expiry::Idle),
+        });
+        // After a response ended a blocked write may still be owed, and the idle or header
+        // clock runs too: whichever expires first.
+        match (send, quiet) {
+            (Some(send), Some(quiet)) => Some(if send.0 <= quiet.0 { send } else { quiet }),
+            (send, quiet) => send.or(quiet),
         }
-        Some(match state.head_started {
-            Some(started) => (started + header_read, Expiry::HeaderTimeout),
-            None => (state.quiet_since + idle, Expiry::Idle),
-        })
     }
 
     fn in_flight(&self) -> usize {
@@ -677,11 +788,20 @@ impl Activity {
     }
 }
 
+/// A connection's three clocks.
+#[derive(Clone, Copy, Debug)]
+struct Timeouts {
+    header_read: Duration,
+    idle: Duration,
+    send: Duration,
+}
+
 struct ConnectionTask {
     builder: Arc<auto::Builder<TokioExecutor>>,
     shared: Arc<Shared>,
     header_read_timeout: Duration,
     idle_timeout: Duration,
+    send_timeout: Duration,
     drain: watch::Receiver<bool>,
     remote_addr: SocketAddr,
     local_addr: SocketAddr,
@@ -725,6 +845,11 @@ impl ConnectionTask {
             connection.as_mut().graceful_shutdown();
         }
         let far = Instant::now() + Duration::from_secs(365 * 24 * 3600);
+        let timeouts = Timeouts {
+            header_read: self.header_read_timeout,
+            idle: self.idle_timeout,
+            send: self.send_timeout,
+        };
         let reason = loop {
             if activity.evicted.load(Ordering::Relaxed) {
                 if activity.in_flight() == 0 {
@@ -736,7 +861,7 @@ impl ConnectionTask {
                     connection.as_mut().graceful_shutdown();
                 }
             }
-            let deadline = activity.deadline(self.header_read_timeout, self.idle_timeout);
+            let deadline = activity.deadline(&timeouts);
             let sleep_until = deadline.map_or(far, |(at, _)| at);
             tokio::select! {
                 result = connection.as_mut() => {
@@ -752,7 +877,7 @@ impl ConnectionTask {
                 }
                 () = tokio::time::sleep_until(sleep_until) => {
                     // Re-read: a request may have begun or ended since the deadline was set.
-                    match activity.deadline(self.header_read_timeout, self.idle_timeout) {
+                    match activity.deadline(&timeouts) {
                         Some((at, Expiry::HeaderTimeout)) if at <= Instant::now() => {
                             self.shared.header_timeouts.fetch_add(1, Ordering::Relaxed);
                             break "header read timeout";
@@ -760,6 +885,10 @@ impl ConnectionTask {
                         Some((at, Expiry::Idle)) if at <= Instant::now() => {
                             self.shared.idle_timeouts.fetch_add(1, Ordering::Relaxed);
                             break "idle timeout";
+                        }
+                        Some((at, Expiry::Send)) if at <= Instant::now() => {
+                            self.shared.send_timeouts.fetch_add(1, Ordering::Relaxed);
+                            break "send timeout";
                         }
                         _ => {}
                     }
@@ -773,8 +902,9 @@ impl ConnectionTask {
                 }
             }
         };
-        // Dropping the connection closes the socket; no response is owed (no request is in
-        // flight, or it is a partial head).
+        // Dropping the connection closes the socket. No response is owed (no request is in
+        // flight, or it is a partial head), or, after a send timeout, the client stopped
+        // taking the one being sent.
         tracing::debug!(
             target: SERVER_TARGET,
             remote = %self.remote_addr,
@@ -843,13 +973,25 @@ impl AsyncRead for WatchedIo {
     }
 }
 
+/// Feeds a write's outcome to the send clock (errors end the connection anyway).
+fn on_write(activity: &Activity, polled: &Poll<io::Result<usize>>) {
+    match polled {
+        Poll::Ready(Ok(written)) => activity.on_write(Some(*written)),
+        Poll::Pending => activity.on_write(None),
+        Poll::Ready(Err(_)) => {}
+    }
+}
+
 impl AsyncWrite for WatchedIo {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.project().inner.poll_write(cx, buf)
+        let this = self.project();
+        let polled = this.inner.poll_write(cx, buf);
+        on_write(this.activity, &polled);
+        polled
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -865,7 +1007,10 @@ impl AsyncWrite for WatchedIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.project().inner.poll_write_vectored(cx, bufs)
+        let this = self.project();
+        let polled = this.inner.poll_write_vectored(cx, bufs);
+        on_write(this.activity, &polled);
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -935,11 +1080,31 @@ where
         let response = std::task::ready!(this.inner.poll(cx));
         let in_flight = this.in_flight.take();
         Poll::Ready(response.map(|response| {
+            // hyper sends the head next and then pulls the body: the send clock starts.
+            let owing = in_flight.as_ref().map(|in_flight| Owing::new(&in_flight.0));
             response.map(|inner| TrackedBody {
                 inner,
-                _in_flight: in_flight,
+                owing,
+                in_flight,
             })
         }))
+    }
+}
+
+/// A response body's reason to be sending, held while it has something for hyper to send;
+/// dropped (with the body, at the latest) when it has nothing.
+struct Owing(Arc<Activity>);
+
+impl Owing {
+    fn new(activity: &Arc<Activity>) -> Self {
+        activity.start_owing();
+        Self(Arc::clone(activity))
+    }
+}
+
+impl Drop for Owing {
+    fn drop(&mut self) {
+        self.0.stop_owing();
     }
 }
 
@@ -947,7 +1112,11 @@ pin_project! {
     struct TrackedBody<B> {
         #[pin]
         inner: B,
-        _in_flight: Option<InFlight>,
+        // `Some` while the body owes progress: from the response until the body waits
+        // (`Pending`) or ends, and from each frame it yields until it is polled again.
+        owing: Option<Owing>,
+        // After `owing`: dropping the body stops the send clock before the request ends.
+        in_flight: Option<InFlight>,
     }
 }
 
@@ -959,7 +1128,27 @@ impl<B: Body> Body for TrackedBody<B> {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        self.project().inner.poll_frame(cx)
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        match &polled {
+            // A frame to send: owed until hyper writes it and comes back for the next. hyper
+            // polls again only once the frame is written (HTTP/1.1) or the peer's window has
+            // room (HTTP/2), so a client that stops reading keeps the clock running.
+            Poll::Ready(Some(_)) => {
+                if this.owing.is_none() {
+                    *this.owing = this
+                        .in_flight
+                        .as_ref()
+                        .map(|in_flight| Owing::new(&in_flight.0));
+                }
+            }
+            // The body waits for data of its own (an event stream between events, a long
+            // poll), or it ended: nothing is owed until it yields again.
+            Poll::Pending | Poll::Ready(None) => {
+                *this.owing = None;
+            }
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -986,36 +1175,96 @@ mod tests {
 
     const HEAD: Duration = Duration::from_secs(10);
     const IDLE: Duration = Duration::from_secs(60);
+    const SEND: Duration = Duration::from_secs(30);
+    const TIMEOUTS: Timeouts = Timeouts {
+        header_read: HEAD,
+        idle: IDLE,
+        send: SEND,
+    };
 
     #[tokio::test(start_paused = true)]
     async fn the_header_clock_starts_at_the_first_byte_and_stops_while_a_request_runs() {
         let activity = Activity::new();
         let accepted = Instant::now();
         // Nothing sent yet: the idle clock runs from the accept.
-        let (at, why) = activity.deadline(HEAD, IDLE).unwrap();
+        let (at, why) = activity.deadline(&TIMEOUTS).unwrap();
         assert!(matches!(why, Expiry::Idle));
         assert_eq!(at, accepted + IDLE);
 
         tokio::time::advance(Duration::from_secs(5)).await;
         activity.on_read();
-        let (at, why) = activity.deadline(HEAD, IDLE).unwrap();
+        let (at, why) = activity.deadline(&TIMEOUTS).unwrap();
         assert!(matches!(why, Expiry::HeaderTimeout));
         assert_eq!(at, accepted + Duration::from_secs(5) + HEAD);
         // More bytes of the same head do not restart the clock.
         tokio::time::advance(Duration::from_secs(3)).await;
         activity.on_read();
-        assert_eq!(activity.deadline(HEAD, IDLE).unwrap().0, at);
+        assert_eq!(activity.deadline(&TIMEOUTS).unwrap().0, at);
 
         activity.begin_request();
         assert!(
-            activity.deadline(HEAD, IDLE).is_none(),
+            activity.deadline(&TIMEOUTS).is_none(),
             "no clock while in flight"
         );
         tokio::time::advance(Duration::from_secs(100)).await;
         activity.end_request();
-        let (at, why) = activity.deadline(HEAD, IDLE).unwrap();
+        let (at, why) = activity.deadline(&TIMEOUTS).unwrap();
         assert!(matches!(why, Expiry::Idle));
         assert_eq!(at, Instant::now() + IDLE);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_send_clock_runs_only_while_progress_is_owed_and_a_write_restarts_it() {
+        let activity = Arc::new(Activity::new());
+        activity.begin_request();
+        tokio::time::advance(Duration::from_secs(100)).await;
+        assert!(
+            activity.deadline(&TIMEOUTS).is_none(),
+            "the handler runs: no clock"
+        );
+
+        // The response exists: owed from now, not from the request's start.
+        let response = Owing::new(&activity);
+        let (at, why) = activity.deadline(&TIMEOUTS).unwrap();
+        assert!(matches!(why, Expiry::Send));
+        assert_eq!(at, Instant::now() + SEND);
+
+        tokio::time::advance(Duration::from_secs(20)).await;
+        activity.on_write(Some(0));
+        assert_eq!(
+            activity.deadline(&TIMEOUTS).unwrap().0,
+            at,
+            "no byte, no progress"
+        );
+        activity.on_write(Some(1));
+        assert_eq!(
+            activity.deadline(&TIMEOUTS).unwrap().0,
+            Instant::now() + SEND
+        );
+
+        // A blocked write adds a reason but does not move the clock back; the next write
+        // both restarts the clock and unblocks.
+        let restarted = Instant::now() + SEND;
+        tokio::time::advance(Duration::from_secs(5)).await;
+        activity.on_write(None);
+        activity.on_write(None);
+        assert_eq!(activity.deadline(&TIMEOUTS).unwrap().0, restarted);
+        activity.on_write(Some(10));
+        assert!(!activity.write_blocked.load(Ordering::Relaxed));
+
+        // The body waits for data of its own: nothing is owed, no clock while in flight.
+        drop(response);
+        assert!(activity.deadline(&TIMEOUTS).is_none());
+
+        // After the request: a write still blocked runs against the idle clock, first wins.
+        activity.end_request();
+        activity.on_write(None);
+        let (at, why) = activity.deadline(&TIMEOUTS).unwrap();
+        assert!(matches!(why, Expiry::Send));
+        assert_eq!(at, Instant::now() + SEND);
+        activity.on_write(Some(1));
+        let (_, why) = activity.deadline(&TIMEOUTS).unwrap();
+        assert!(matches!(why, Expiry::Idle));
     }
 
     #[test]
@@ -1062,6 +1311,10 @@ mod tests {
             (
                 Server::new().with_drain_timeout(Duration::ZERO),
                 "drain_timeout",
+            ),
+            (
+                Server::new().with_send_timeout(Duration::ZERO),
+                "send_timeout",
             ),
         ] {
             let error = server.validate().unwrap_err();

@@ -1,5 +1,6 @@
 //! `stanchion::Server` over real loopback sockets: slow and idle clients, the connection
-//! limit, request-head limits answered with envelopes, HTTP/2, graceful shutdown.
+//! limit, clients that stop reading, request-head limits answered with envelopes, HTTP/2,
+//! graceful shutdown.
 
 #![allow(clippy::unwrap_used)]
 
@@ -24,6 +25,16 @@ use tokio::{
 
 /// Any single wait in these tests; a healthy exchange takes milliseconds.
 const PATIENCE: Duration = Duration::from_secs(10);
+
+/// One chunk of `/large`; static, so the body costs no allocation per chunk.
+static CHUNK: [u8; 64 * 1024] = [b'x'; 64 * 1024];
+
+/// `/large`'s chunks: 32 MiB, far more than loopback's socket buffers hold, so a client that
+/// does not read blocks the server's writes.
+const LARGE_CHUNKS: usize = 512;
+
+/// The gap between `/trickle`'s chunks.
+const TRICKLE_GAP: Duration = Duration::from_millis(900);
 
 /// A capturing subscriber for the test's thread (where the server's tasks run too). Every
 /// test installs one first: tracing caches a callsite's interest when it is first hit, and a
@@ -67,6 +78,42 @@ fn app(server: &Server) -> Router {
             get(|| async {
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 "too late"
+            }),
+        )
+        .route(
+            "/large",
+            // Streamed in chunks, like a file or a large export: the body stays with hyper
+            // (the request in flight) until its last chunk, unlike a single-buffer body.
+            get(|| async {
+                let chunks = futures_util::stream::iter(
+                    (0..LARGE_CHUNKS).map(|_| Ok::<_, std::io::Error>(Bytes::from_static(&CHUNK))),
+                );
+                axum::body::Body::from_stream(chunks)
+            }),
+        )
+        .route(
+            "/large-buffer",
+            // One 32 MiB buffer: hyper takes it whole and drops the body, so the request is
+            // over while most of the bytes still wait for the socket.
+            get(|| async { vec![b'x'; LARGE_CHUNKS * CHUNK.len()] }),
+        )
+        .route(
+            "/trickle",
+            // An event stream's shape: a chunk, then the server itself waits.
+            get(|| async {
+                let chunks = futures_util::stream::unfold(0, |i| async move {
+                    if i == 3 {
+                        return None;
+                    }
+                    if i > 0 {
+                        tokio::time::sleep(TRICKLE_GAP).await;
+                    }
+                    Some((
+                        Ok::<_, std::io::Error>(Bytes::from(format!("part{i};"))),
+                        i + 1,
+                    ))
+                });
+                axum::body::Body::from_stream(chunks)
             }),
         )
         .merge(Health::new().with_draining(server.draining()).routes())
@@ -577,4 +624,173 @@ async fn at_the_limit_a_request_in_flight_is_never_evicted_and_a_newcomer_waits_
         assert_eq!(reply.body, b"finished");
     }
     server.shutdown().await;
+}
+
+/// The `server stopped` event's `sendTimeouts` (after `Running::shutdown`).
+fn send_timeouts(logs: &CapturedLogs) -> Value {
+    logs.json_lines()
+        .into_iter()
+        .find(|l| l["message"] == "server stopped")
+        .unwrap_or_else(|| panic!("a stop event in {}", logs.contents()))["sendTimeouts"]
+        .clone()
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_a_large_response_is_closed_by_the_send_timeout() {
+    let (logs, _guard) = init();
+    let server = start(
+        Server::new()
+            .with_max_connections(1)
+            .with_send_timeout(Duration::from_millis(300))
+            .with_header_read_timeout(Duration::from_secs(60))
+            .with_idle_timeout(Duration::from_secs(60)),
+    )
+    .await;
+    let mut stuck = TcpStream::connect(server.addr).await.unwrap();
+    stuck
+        .write_all(b"GET /large HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
+    // The response has begun (so the request is in flight and cannot be evicted); peeking
+    // leaves the bytes in the socket buffer, which stays full from here on.
+    tokio::time::timeout(PATIENCE, stuck.peek(&mut [0u8; 1]))
+        .await
+        .expect("the response begins")
+        .unwrap();
+
+    // The only slot is held by a request in flight: the newcomer is served only once the
+    // send timeout closed the stuck connection. Without it, it waits forever.
+    // Shorter than `raw_exchange`'s own wait, so a failure names this expectation.
+    let reply = tokio::time::timeout(
+        PATIENCE / 2,
+        raw_exchange(server.addr, &get_request("/livez", "")),
+    )
+    .await
+    .expect("/livez answers once the connection that stopped reading is closed");
+    assert_eq!(reply.status, 200);
+
+    // The stuck client gets what was already in the buffers, then the close: a cut body.
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, stuck.read_to_end(&mut received))
+        .await
+        .expect("the server closed the connection");
+    let whole = LARGE_CHUNKS * CHUNK.len();
+    assert!(
+        read.is_err() || received.len() < whole,
+        "the body should be cut off, got {} of {whole} bytes",
+        received.len()
+    );
+    server.shutdown().await;
+    assert_eq!(send_timeouts(&logs), 1);
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_a_buffered_response_is_closed_by_the_send_timeout() {
+    let (logs, _guard) = init();
+    let server = start(
+        Server::new()
+            .with_send_timeout(Duration::from_millis(300))
+            .with_header_read_timeout(Duration::from_secs(60))
+            .with_idle_timeout(Duration::from_secs(60)),
+    )
+    .await;
+    let mut stuck = TcpStream::connect(server.addr).await.unwrap();
+    stuck
+        .write_all(b"GET /large-buffer HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::timeout(PATIENCE, stuck.peek(&mut [0u8; 1]))
+        .await
+        .expect("the response begins")
+        .unwrap();
+    // Not reading for many send timeouts. Reading now would let an open connection send the
+    // rest (then close: `Connection: close`), so only a connection the server closed yields a
+    // cut body.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, stuck.read_to_end(&mut received))
+        .await
+        .expect("the connection ends");
+    let whole = LARGE_CHUNKS * CHUNK.len();
+    assert!(
+        read.is_err() || received.len() < whole,
+        "the body should be cut off, got {} of {whole} bytes",
+        received.len()
+    );
+    server.shutdown().await;
+    assert_eq!(send_timeouts(&logs), 1);
+}
+
+#[tokio::test]
+async fn a_streaming_body_that_waits_longer_than_the_send_timeout_is_not_cut() {
+    let (logs, _guard) = init();
+    let server = start(Server::new().with_send_timeout(Duration::from_millis(300))).await;
+    let started = Instant::now();
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(&get_request("/trickle", ""))
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut raw))
+        .await
+        .expect("the stream ends")
+        .unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    // Each gap (900 ms) is three send timeouts long: the server was waiting, not the client.
+    assert!(started.elapsed() >= 2 * TRICKLE_GAP, "{text:?}");
+    assert!(text.starts_with("HTTP/1.1 200"), "{text:?}");
+    for part in ["part0;", "part1;", "part2;"] {
+        assert!(text.contains(part), "{part} missing: {text:?}");
+    }
+    assert!(
+        text.ends_with("\r\n0\r\n\r\n"),
+        "the chunked body ended: {text:?}"
+    );
+    server.shutdown().await;
+    assert_eq!(send_timeouts(&logs), 0);
+}
+
+#[tokio::test]
+async fn an_http2_client_with_a_zero_stream_window_is_closed_by_the_send_timeout() {
+    let (logs, _guard) = init();
+    let server = start(
+        Server::new()
+            .with_max_connections(1)
+            .with_send_timeout(Duration::from_millis(300))
+            .with_header_read_timeout(Duration::from_secs(60))
+            .with_idle_timeout(Duration::from_secs(60)),
+    )
+    .await;
+    // SETTINGS_INITIAL_WINDOW_SIZE = 0: the server may send headers but no body byte, and the
+    // client never opens the window.
+    let client = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .http2_initial_stream_window_size(0)
+        .build_http::<Empty<Bytes>>();
+    let response = tokio::time::timeout(
+        PATIENCE,
+        client.get(format!("http://{}/livez", server.addr).parse().unwrap()),
+    )
+    .await
+    .expect("the response head arrives")
+    .unwrap();
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    assert_eq!(response.status(), 200);
+
+    // The h2 connection holds the only slot with its stream in flight.
+    let reply = tokio::time::timeout(
+        PATIENCE / 2,
+        raw_exchange(server.addr, &get_request("/livez", "")),
+    )
+    .await
+    .expect("/livez answers once the stalled HTTP/2 connection is closed");
+    assert_eq!(reply.status, 200);
+    let body = tokio::time::timeout(PATIENCE, response.into_body().collect())
+        .await
+        .expect("the stalled body ends with the connection");
+    assert!(body.is_err(), "no body byte could be sent: {body:?}");
+    drop(client);
+    server.shutdown().await;
+    assert_eq!(send_timeouts(&logs), 1);
 }
