@@ -1,5 +1,6 @@
 //! Unpublished test support for Stanchion's own tests: capture real tracing output in memory
-//! and parse it, and lists of hostile inputs shared by several crates' tests.
+//! and parse it, lists of hostile inputs shared by several crates' tests, and helpers for tests
+//! of real service binaries (their JSON lines, one-shot requests).
 //!
 //! The capture is real: events go through `tracing-subscriber`'s own formatters into a buffer,
 //! so a test asserts on the bytes an operator would see, not on a mock.
@@ -22,6 +23,7 @@ use std::{
 
 use tracing_subscriber::fmt::MakeWriter;
 
+pub mod child;
 pub mod hostile;
 pub mod programs;
 

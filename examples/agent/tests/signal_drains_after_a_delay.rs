@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::{
-    io::{BufRead as _, BufReader, Read as _, Write as _},
+    io::Read as _,
     net::{SocketAddr, TcpStream},
     process::{Command, Stdio},
     sync::mpsc,
@@ -13,60 +13,18 @@ use std::{
 };
 
 use serde_json::Value;
+use stanchion_test_support::child::{get_once, json_lines, wait_for_message};
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
-/// Reads the child's stdout lines on a thread, parsed as JSON (a line that is not JSON is
-/// kept as a string, and fails the "every line is JSON" check).
-fn read_lines(stdout: std::process::ChildStdout) -> mpsc::Receiver<Value> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let value = serde_json::from_str(&line).unwrap_or(Value::String(line));
-            if tx.send(value).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
 fn wait_for(lines: &mpsc::Receiver<Value>, seen: &mut Vec<Value>, message: &str) -> Value {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(line) = seen.iter().find(|line| line["message"] == message) {
-            return line.clone();
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        match lines.recv_timeout(left) {
-            Ok(line) => seen.push(line),
-            Err(_) => panic!("no {message:?} line within {PATIENCE:?}; saw {seen:#?}"),
-        }
-    }
+    wait_for_message(lines, seen, message, PATIENCE)
 }
 
 /// `GET path` on a new connection (`Connection: close`): the status and the body, or `None`
 /// when the connection is refused.
 fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).unwrap();
-    let status = reply
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {reply:?}"));
-    let body = reply
-        .split_once("\r\n\r\n")
-        .map_or_else(String::new, |(_, body)| body.to_owned());
-    Some((status, body))
+    get_once(addr, "agent", path, PATIENCE)
 }
 
 #[test]
@@ -85,7 +43,7 @@ fn after_sigterm_or_sigint_readiness_fails_while_new_connections_are_served_for_
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let lines = read_lines(child.stdout.take().unwrap());
+        let lines = json_lines(child.stdout.take().unwrap());
         let mut seen = Vec::new();
         let started = wait_for(&lines, &mut seen, "server started");
         assert_eq!(started["service"], "agent");

@@ -1,0 +1,91 @@
+//! A real service binary under test: its JSON log lines read as they come, and one-shot HTTP
+//! requests on fresh connections, as a client that knows nothing of the service would send.
+
+use std::{
+    io::{BufRead as _, BufReader, Read as _, Write as _},
+    net::{SocketAddr, TcpStream},
+    process::ChildStdout,
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+/// Reads the child's stdout lines on a thread, each parsed as JSON; a line that is not JSON is
+/// kept as a string, so a test's "every line is JSON" check sees it and fails.
+#[must_use]
+pub fn json_lines(stdout: ChildStdout) -> mpsc::Receiver<Value> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let value = serde_json::from_str(&line).unwrap_or(Value::String(line));
+            if tx.send(value).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The first line whose `message` is `message`, among `seen` and then the lines still to
+/// come (each kept in `seen`, so later waits and checks see every line).
+///
+/// # Panics
+///
+/// When no such line arrives within `patience`, with every line seen in the message.
+pub fn wait_for_message(
+    lines: &mpsc::Receiver<Value>,
+    seen: &mut Vec<Value>,
+    message: &str,
+    patience: Duration,
+) -> Value {
+    let deadline = Instant::now() + patience;
+    loop {
+        if let Some(line) = seen.iter().find(|line| line["message"] == message) {
+            return line.clone();
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no {message:?} line within {patience:?}; saw {seen:#?}"),
+        }
+    }
+}
+
+/// `GET path` with `Host: host` on a new connection (`Connection: close`): the status and the
+/// body, or `None` when the connection is refused.
+///
+/// # Panics
+///
+/// When the answer does not come within `patience` or has no status line.
+#[must_use]
+pub fn get_once(
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+    patience: Duration,
+) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream
+        .set_read_timeout(Some(patience))
+        .expect("a read timeout can be set");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("the request is written");
+    let mut reply = String::new();
+    stream
+        .read_to_string(&mut reply)
+        .expect("the answer is read");
+    let status = reply
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {reply:?}"));
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map_or_else(String::new, |(_, body)| body.to_owned());
+    Some((status, body))
+}
