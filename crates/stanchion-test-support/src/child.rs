@@ -4,7 +4,7 @@
 use std::{
     io::{BufRead as _, BufReader, Read as _, Write as _},
     net::{SocketAddr, TcpStream},
-    process::ChildStdout,
+    process::{Child, ChildStdout, ExitStatus},
     sync::mpsc,
     time::{Duration, Instant},
 };
@@ -88,4 +88,40 @@ pub fn get_once(
         .split_once("\r\n\r\n")
         .map_or_else(String::new, |(_, body)| body.to_owned());
     Some((status, body))
+}
+
+/// Waits until `addr` refuses connections (the listener closed).
+///
+/// # Panics
+///
+/// When it still accepts after `patience`.
+pub fn wait_until_refused(addr: SocketAddr, patience: Duration) {
+    let deadline = Instant::now() + patience;
+    while TcpStream::connect(addr).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "{addr} still accepts connections after {patience:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The child's exit status, waited for at most `patience`.
+///
+/// # Panics
+///
+/// When the child has not exited by then.
+pub fn wait_for_exit(child: &mut Child, patience: Duration) -> ExitStatus {
+    let deadline = Instant::now() + patience;
+    loop {
+        if let Some(status) = child.try_wait().expect("the child's status can be read") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the child {} did not exit within {patience:?}",
+            child.id()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

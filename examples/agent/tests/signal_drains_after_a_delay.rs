@@ -6,14 +6,16 @@
 
 use std::{
     io::Read as _,
-    net::{SocketAddr, TcpStream},
+    net::SocketAddr,
     process::{Command, Stdio},
     sync::mpsc,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use serde_json::Value;
-use stanchion_test_support::child::{get_once, json_lines, wait_for_message};
+use stanchion_test_support::child::{
+    get_once, json_lines, wait_for_exit, wait_for_message, wait_until_refused,
+};
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -77,22 +79,8 @@ fn after_sigterm_or_sigint_readiness_fails_while_new_connections_are_served_for_
         assert_eq!(status, 200, "{name}: {body}");
 
         // Then the listener closes and the process exits 0.
-        let refused_by = Instant::now() + Duration::from_millis(DELAY_MS) + PATIENCE;
-        while TcpStream::connect(addr).is_ok() {
-            assert!(
-                Instant::now() < refused_by,
-                "{name}: the listener never closed"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let deadline = Instant::now() + PATIENCE;
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "{name}: the agent did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        wait_until_refused(addr, Duration::from_millis(DELAY_MS) + PATIENCE);
+        let status = wait_for_exit(&mut child, PATIENCE);
         assert_eq!(status.code(), Some(0), "{name}: {status:?}");
         let stopped = wait_for(&lines, &mut seen, "server stopped");
         assert_eq!(stopped["outcome"], "drained", "{stopped}");

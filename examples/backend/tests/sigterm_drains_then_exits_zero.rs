@@ -10,7 +10,7 @@ use std::{
     net::{SocketAddr, TcpStream},
     process::{Command, Stdio},
     sync::mpsc,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use axum::{
@@ -19,7 +19,9 @@ use axum::{
 };
 use example_agent::ServiceThread;
 use serde_json::Value;
-use stanchion_test_support::child::{get_once, json_lines, wait_for_message};
+use stanchion_test_support::child::{
+    get_once, json_lines, wait_for_exit, wait_for_message, wait_until_refused,
+};
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -109,24 +111,13 @@ fn sigterm_during_a_slow_request_lets_it_finish_and_exits_zero() {
     wait_for(&lines, &mut seen, "shutdown started");
     // The listener closes at once (a shutdown delay of 0): new connections are refused
     // while the request is still in flight.
-    let refused_by = Instant::now() + Duration::from_secs(5);
-    while TcpStream::connect(addr).is_ok() {
-        assert!(Instant::now() < refused_by, "the listener still accepts");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_refused(addr, Duration::from_secs(5));
 
     let reply = in_flight.join().unwrap();
     assert!(reply.starts_with("HTTP/1.1 200 "), "{reply}");
     assert!(reply.contains("finished after the signal"), "{reply}");
 
-    let deadline = Instant::now() + PATIENCE;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the backend did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_for_exit(&mut child, PATIENCE);
     assert_eq!(status.code(), Some(0), "{status:?}");
 
     let stopped = wait_for(&lines, &mut seen, "server stopped");
@@ -213,19 +204,8 @@ fn after_sigterm_readiness_fails_while_new_connections_are_served_for_the_drain_
     assert_eq!(status, 200, "{body}");
 
     // Then the listener closes and the process exits 0.
-    let refused_by = Instant::now() + Duration::from_millis(DELAY_MS) + PATIENCE;
-    while TcpStream::connect(addr).is_ok() {
-        assert!(Instant::now() < refused_by, "the listener never closed");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let deadline = Instant::now() + PATIENCE;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the backend did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    wait_until_refused(addr, Duration::from_millis(DELAY_MS) + PATIENCE);
+    let status = wait_for_exit(&mut child, PATIENCE);
     assert_eq!(status.code(), Some(0), "{status:?}");
     let stopped = wait_for(&lines, &mut seen, "server stopped");
     assert_eq!(stopped["outcome"], "drained", "{stopped}");
