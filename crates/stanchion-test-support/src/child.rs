@@ -125,3 +125,23 @@ pub fn wait_for_exit(child: &mut Child, patience: Duration) -> ExitStatus {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Asserts that a service is inside its drain delay: a new connection is still accepted and
+/// served, `/readyz` answers 503 with its `shutdown` check failing, and `/livez` answers 200,
+/// so a load balancer stops routing to it before its listener closes.
+///
+/// # Panics
+///
+/// When any of that does not hold.
+pub fn assert_draining(addr: SocketAddr, host: &str, patience: Duration) {
+    let (status, body) = get_once(addr, host, "/readyz", patience)
+        .expect("a new connection is accepted during the drain delay");
+    assert_eq!(status, 503, "{body}");
+    let health: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(
+        health["checks"]["shutdown"][0]["status"], "fail",
+        "{health}"
+    );
+    let (status, body) = get_once(addr, host, "/livez", patience).expect("still accepting");
+    assert_eq!(status, 200, "{body}");
+}

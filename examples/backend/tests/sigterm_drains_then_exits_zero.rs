@@ -20,7 +20,7 @@ use axum::{
 use example_agent::ServiceThread;
 use serde_json::Value;
 use stanchion_test_support::child::{
-    get_once, json_lines, wait_for_exit, wait_for_message, wait_until_refused,
+    assert_draining, get_once, json_lines, wait_for_exit, wait_for_message, wait_until_refused,
 };
 
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -192,16 +192,7 @@ fn after_sigterm_readiness_fails_while_new_connections_are_served_for_the_drain_
 
     // Inside the delay: a new connection is still accepted and served; readiness fails on
     // the `shutdown` check while liveness passes, so a load balancer stops routing here first.
-    let (status, body) =
-        get(addr, "/readyz").expect("a new connection is accepted during the drain delay");
-    assert_eq!(status, 503, "{body}");
-    let health: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
-    assert_eq!(
-        health["checks"]["shutdown"][0]["status"], "fail",
-        "{health}"
-    );
-    let (status, body) = get(addr, "/livez").expect("still accepting");
-    assert_eq!(status, 200, "{body}");
+    assert_draining(addr, "backend", PATIENCE);
 
     // Then the listener closes and the process exits 0.
     wait_until_refused(addr, Duration::from_millis(DELAY_MS) + PATIENCE);
