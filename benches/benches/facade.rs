@@ -20,15 +20,11 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full};
 use stanchion::{Metrics, Stack, Telemetry};
 use tower::{Service, ServiceBuilder, service_fn};
-use tower_http::{
-    ServiceBuilderExt as _,
-    catch_panic::CatchPanicLayer,
-    limit::RequestBodyLimitLayer,
-    request_id::{MakeRequestUuid, RequestId as TowerRequestId},
-    timeout::TimeoutLayer,
-    trace::{DefaultOnResponse, TraceLayer},
-};
 use tracing_subscriber::{fmt, layer::SubscriberExt as _};
+
+#[macro_use]
+#[path = "common/tower_http_peer.rs"]
+mod tower_http_peer;
 
 type Body = Full<Bytes>;
 
@@ -82,28 +78,7 @@ fn bench(c: &mut Criterion) {
         .expect("runtime");
     let _entered = runtime.enter();
 
-    let mut tower_http = ServiceBuilder::new()
-        .set_x_request_id(MakeRequestUuid)
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &Request<Body>| {
-                    let request_id = request
-                        .extensions()
-                        .get::<TowerRequestId>()
-                        .and_then(|id| id.header_value().to_str().ok())
-                        .unwrap_or_default();
-                    tracing::info_span!("request", request_id = %request_id)
-                })
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
-        )
-        .propagate_x_request_id()
-        .layer(CatchPanicLayer::new())
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
-        .layer(RequestBodyLimitLayer::new(1024 * 1024))
-        .service(service_fn(handler));
+    let mut tower_http = tower_http_peer!(Body).service(service_fn(handler));
 
     let mut stanchion = ServiceBuilder::new()
         .layer(Stack::new())

@@ -42,7 +42,6 @@ use std::{
     io,
     process::{Command, ExitCode},
     sync::atomic::{AtomicUsize, Ordering},
-    time::Duration,
 };
 
 use axum::{
@@ -55,16 +54,12 @@ use futures_util::FutureExt as _;
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
 use stanchion::{Metrics, Stack, Telemetry};
-use tower::{Service, ServiceBuilder};
-use tower_http::{
-    ServiceBuilderExt as _,
-    catch_panic::CatchPanicLayer,
-    limit::RequestBodyLimitLayer,
-    request_id::{MakeRequestUuid, RequestId as TowerRequestId},
-    timeout::TimeoutLayer,
-    trace::{DefaultOnResponse, TraceLayer},
-};
+use tower::Service;
 use tracing_subscriber::{filter::LevelFilter, fmt, layer::SubscriberExt as _};
+
+#[macro_use]
+#[path = "common/tower_http_peer.rs"]
+mod tower_http_peer;
 
 /// Requests run before collection starts.
 const WARMUP: usize = 500;
@@ -274,29 +269,7 @@ fn child(stack: &str, route: &str) {
                 .with(fmt::layer().json().with_writer(line_sink))
                 .with(LevelFilter::INFO);
             let _default = tracing::subscriber::set_default(subscriber);
-            let mut service = router().layer(
-                ServiceBuilder::new()
-                    .set_x_request_id(MakeRequestUuid)
-                    .layer(
-                        TraceLayer::new_for_http()
-                            .make_span_with(|request: &Request<Body>| {
-                                let request_id = request
-                                    .extensions()
-                                    .get::<TowerRequestId>()
-                                    .and_then(|id| id.header_value().to_str().ok())
-                                    .unwrap_or_default();
-                                tracing::info_span!("request", request_id = %request_id)
-                            })
-                            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
-                    )
-                    .propagate_x_request_id()
-                    .layer(CatchPanicLayer::new())
-                    .layer(TimeoutLayer::with_status_code(
-                        StatusCode::REQUEST_TIMEOUT,
-                        Duration::from_secs(30),
-                    ))
-                    .layer(RequestBodyLimitLayer::new(1024 * 1024)),
-            );
+            let mut service = router().layer(tower_http_peer!(Body));
             let before = LINES.load(Ordering::Relaxed);
             let (status, headers, body) = call(&mut service, route);
             assert_eq!(

@@ -145,3 +145,31 @@ pub fn assert_draining(addr: SocketAddr, host: &str, patience: Duration) {
     let (status, body) = get_once(addr, host, "/livez", patience).expect("still accepting");
     assert_eq!(status, 200, "{body}");
 }
+
+/// Asserts that everything the child wrote is JSON lines on stdout (the ones in `seen` and
+/// those still arriving) and nothing is on stderr: a JSON-only log pipeline reads all of it.
+///
+/// # Panics
+///
+/// On a line that is not a JSON object, on anything written to stderr, or when stderr was not
+/// piped.
+pub fn assert_only_json_lines(
+    child: &mut Child,
+    lines: &mpsc::Receiver<Value>,
+    seen: &mut Vec<Value>,
+) {
+    while let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
+        seen.push(line);
+    }
+    for line in seen.iter() {
+        assert!(line.is_object(), "a line that is not JSON: {line}");
+    }
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("the child's stderr is piped")
+        .read_to_string(&mut stderr)
+        .expect("the child's stderr is read");
+    assert_eq!(stderr, "", "the child {} wrote to stderr", child.id());
+}

@@ -635,17 +635,19 @@ fn send_timeouts(logs: &CapturedLogs) -> Value {
         .clone()
 }
 
+/// A server whose send timeout (300 ms) is the only clock that can close a connection with a
+/// request in flight soon: the header and idle timeouts are a minute.
+fn send_timeout_server() -> Server {
+    Server::new()
+        .with_send_timeout(Duration::from_millis(300))
+        .with_header_read_timeout(Duration::from_secs(60))
+        .with_idle_timeout(Duration::from_secs(60))
+}
+
 #[tokio::test]
 async fn a_client_that_stops_reading_a_large_response_is_closed_by_the_send_timeout() {
     let (logs, _guard) = init();
-    let server = start(
-        Server::new()
-            .with_max_connections(1)
-            .with_send_timeout(Duration::from_millis(300))
-            .with_header_read_timeout(Duration::from_secs(60))
-            .with_idle_timeout(Duration::from_secs(60)),
-    )
-    .await;
+    let server = start(send_timeout_server().with_max_connections(1)).await;
     let mut stuck =
         stop_reading_once_answered(server.addr, b"GET /large HTTP/1.1\r\nHost: test\r\n\r\n").await;
 
@@ -697,13 +699,7 @@ async fn assert_body_cut_off(stuck: &mut TcpStream) {
 #[tokio::test]
 async fn a_client_that_stops_reading_a_buffered_response_is_closed_by_the_send_timeout() {
     let (logs, _guard) = init();
-    let server = start(
-        Server::new()
-            .with_send_timeout(Duration::from_millis(300))
-            .with_header_read_timeout(Duration::from_secs(60))
-            .with_idle_timeout(Duration::from_secs(60)),
-    )
-    .await;
+    let server = start(send_timeout_server()).await;
     let mut stuck = stop_reading_once_answered(
         server.addr,
         b"GET /large-buffer HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
@@ -751,14 +747,7 @@ async fn a_streaming_body_that_waits_longer_than_the_send_timeout_is_not_cut() {
 #[tokio::test]
 async fn an_http2_client_with_a_zero_stream_window_is_closed_by_the_send_timeout() {
     let (logs, _guard) = init();
-    let server = start(
-        Server::new()
-            .with_max_connections(1)
-            .with_send_timeout(Duration::from_millis(300))
-            .with_header_read_timeout(Duration::from_secs(60))
-            .with_idle_timeout(Duration::from_secs(60)),
-    )
-    .await;
+    let server = start(send_timeout_server().with_max_connections(1)).await;
     // SETTINGS_INITIAL_WINDOW_SIZE = 0: the server may send headers but no body byte, and the
     // client never opens the window.
     let client = Client::builder(TokioExecutor::new())

@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::{
-    io::Read as _,
     net::SocketAddr,
     process::{Command, Stdio},
     sync::mpsc,
@@ -14,7 +13,8 @@ use std::{
 
 use serde_json::Value;
 use stanchion_test_support::child::{
-    assert_draining, get_once, json_lines, wait_for_exit, wait_for_message, wait_until_refused,
+    assert_draining, assert_only_json_lines, get_once, json_lines, wait_for_exit, wait_for_message,
+    wait_until_refused,
 };
 
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -77,19 +77,6 @@ fn after_sigterm_or_sigint_readiness_fails_while_new_connections_are_served_for_
         assert_eq!(stopped["outcome"], "drained", "{stopped}");
 
         // Everything it wrote is JSON lines on stdout; nothing is on stderr.
-        while let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
-            seen.push(line);
-        }
-        for line in &seen {
-            assert!(line.is_object(), "{name}: a line that is not JSON: {line}");
-        }
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        assert_eq!(stderr, "", "{name}: the agent wrote to stderr");
+        assert_only_json_lines(&mut child, &lines, &mut seen);
     }
 }

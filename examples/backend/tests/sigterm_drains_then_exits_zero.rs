@@ -20,7 +20,8 @@ use axum::{
 use example_agent::ServiceThread;
 use serde_json::Value;
 use stanchion_test_support::child::{
-    assert_draining, get_once, json_lines, wait_for_exit, wait_for_message, wait_until_refused,
+    assert_draining, assert_only_json_lines, get_once, json_lines, wait_for_exit, wait_for_message,
+    wait_until_refused,
 };
 
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -129,20 +130,7 @@ fn sigterm_during_a_slow_request_lets_it_finish_and_exits_zero() {
         "{stopped}"
     );
     // Everything the process wrote is JSON lines on stdout; nothing is on stderr.
-    while let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
-        seen.push(line);
-    }
-    for line in &seen {
-        assert!(line.is_object(), "a line that is not JSON: {line}");
-    }
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert_eq!(stderr, "", "the backend wrote to stderr");
+    assert_only_json_lines(&mut child, &lines, &mut seen);
     agent.shutdown().unwrap();
 }
 
