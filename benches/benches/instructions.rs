@@ -40,7 +40,7 @@ use std::{
     convert::Infallible,
     hint::black_box,
     io,
-    process::{Command, ExitCode},
+    process::ExitCode,
     sync::atomic::{AtomicUsize, Ordering},
 };
 
@@ -60,6 +60,9 @@ use tracing_subscriber::{filter::LevelFilter, fmt, layer::SubscriberExt as _};
 #[macro_use]
 #[path = "common/tower_http_peer.rs"]
 mod tower_http_peer;
+
+#[path = "common/callgrind.rs"]
+mod callgrind;
 
 /// Requests run before collection starts.
 const WARMUP: usize = 500;
@@ -165,32 +168,9 @@ fn main() -> ExitCode {
 }
 
 fn parent() -> ExitCode {
-    let valgrind = Command::new("valgrind").arg("--version").output();
-    if !valgrind.is_ok_and(|out| out.status.success()) {
-        eprintln!();
-        eprintln!(
-            "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
-        );
-        eprintln!(
-            "!!! valgrind is not installed: the instruction-count bench DID NOT RUN.        !!!"
-        );
-        eprintln!(
-            "!!! Install it (apt-get install valgrind) and run                              !!!"
-        );
-        eprintln!(
-            "!!!   cargo bench -p stanchion-benches --bench instructions                    !!!"
-        );
-        eprintln!(
-            "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
-        );
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-        return if ci {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        };
+    if let Err(code) = callgrind::require_valgrind("instructions") {
+        return code;
     }
-    let exe = std::env::current_exe().expect("the bench's own path");
     let dir = tempfile::tempdir().expect("a temporary directory");
     println!("instructions per request (callgrind Ir, {MEASURED} requests after {WARMUP} warm-up)");
     println!(
@@ -204,36 +184,14 @@ fn parent() -> ExitCode {
             let out = dir
                 .path()
                 .join(format!("{stack}-{}.out", route.replace([' ', '/'], "_")));
-            let run = Command::new("valgrind")
-                .arg("--tool=callgrind")
-                .arg(format!("--callgrind-out-file={}", out.display()))
-                .arg("--collect-atstart=no")
-                .arg(format!("--toggle-collect={MARKER}"))
-                .arg(&exe)
-                .args(["--child", stack, route])
-                .output()
-                .expect("valgrind runs");
-            if !run.status.success() {
-                eprintln!(
-                    "{stack} {route} failed:\n{}\n{}",
-                    String::from_utf8_lossy(&run.stdout),
-                    String::from_utf8_lossy(&run.stderr)
-                );
-                failed = true;
-                counts.push(f64::NAN);
-                continue;
+            match callgrind::count(&out, MARKER, &["--child", stack, route]) {
+                Ok(total) => counts.push(total as f64 / MEASURED as f64),
+                Err(output) => {
+                    eprintln!("{stack} {route} failed:\n{output}");
+                    failed = true;
+                    counts.push(f64::NAN);
+                }
             }
-            let text = std::fs::read_to_string(&out).expect("callgrind's output");
-            let total: u64 = text
-                .lines()
-                .find_map(|line| {
-                    line.strip_prefix("totals:")
-                        .or_else(|| line.strip_prefix("summary:"))
-                })
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse().ok())
-                .expect("a totals line");
-            counts.push(total as f64 / MEASURED as f64);
         }
         println!(
             "{:<14} {:>10.0} {:>12.0} {:>11.0} {:>24.2}",

@@ -46,10 +46,11 @@
 //!
 //! # Behaviour
 //!
-//! - **A clean line costs one scan and no allocation.** A case-sensitive SIMD keyword scan
-//!   (aho-corasick's Teddy; casings listed, never case-insensitive) gates the regexes: only
-//!   rules whose keyword occurred run, and `redact` returns `Cow::Borrowed` when nothing
-//!   matched. Over 1 GiB/s on ~200-byte lines (`docs/benchmarks.md`).
+//! - **A clean line costs a few SIMD passes and no allocation.** Case-sensitive keyword scans
+//!   (aho-corasick's Teddy, and a pass for keywords anchored on a punctuation byte such as
+//!   `ghp_`; casings listed, never case-insensitive) gate the regexes: only rules whose keyword
+//!   occurred run, and `redact` returns `Cow::Borrowed` when nothing matched. About 1.1 GB/s
+//!   on ~200-byte log lines, 50 times a regex-per-rule loop (`docs/benchmarks.md`).
 //! - **Markers name the rule.** `[REDACTED:<rule>]` by default; [`Method::Mask`] and the keyed
 //!   [`Method::Hash`] (HMAC-SHA-256 with a deployment key) are the alternatives.
 //! - **Redaction is idempotent.** Text inside markers is never matched again, and dirty text
@@ -66,7 +67,8 @@
 //!
 //! # Dependencies
 //!
-//! `aho-corasick` and `memchr` for the keyword prefilter; `regex` (linear time, no ReDoS) for
+//! `aho-corasick` and `memchr` for the keyword prefilter, and `wide` for its sixteen-byte
+//! comparisons in safe code (the workspace forbids `unsafe`); `regex` (linear time, no ReDoS) for
 //! the rules; `arc-swap` so registering a secret swaps the matcher while other threads keep
 //! redacting without a lock; `hmac` and `sha2` for the keyed hash method; `serde_json` to decode
 //! JSON strings exactly (escapes, surrogates) in `redact_json_line`; `secrecy` for the values
@@ -78,6 +80,7 @@
 //! [`secrecy::SecretString`] prints `[REDACTED]` in `Debug`; once its value is exposed, only
 //! runtime redaction can catch it, so register it: [`Redactor::register_secret_string`].
 
+mod anchored;
 mod blocks;
 mod builder;
 mod check;

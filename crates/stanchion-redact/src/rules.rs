@@ -77,14 +77,11 @@ pub(crate) enum Extract {
 /// When a rule's regex runs at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Trigger {
-    /// When one of the rule's keywords occurs (the aho-corasick prefilter).
+    /// When one of the rule's keywords occurs: the Teddy searchers, or for keywords holding
+    /// an anchor byte (`ghp_`, `SK`, `s.`) a scan for that byte (`anchored`).
     Keywords,
     /// When this byte occurs (a `memchr` scan; one-byte keywords would slow the automaton).
     Byte(u8),
-    /// When one of the rule's keywords, of exactly two bytes, occurs: found by a `memchr` scan
-    /// for its last byte, since a two-byte keyword would weaken the SIMD fingerprints of the
-    /// keyword searchers for all rules.
-    Pair,
     /// On every line (opt-in PII rules whose matches have no literal anchor).
     Always,
 }
@@ -516,7 +513,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         category: Category::ProviderToken,
         default_enabled: true,
         keywords: &["SK"],
-        trigger: Trigger::Pair,
+        trigger: Trigger::Keywords,
         pattern: r"(?-u:\b)SK[0-9a-fA-F]{32}(?-u:\b)",
         named: false,
         extract: Extract::Token,
@@ -663,11 +660,11 @@ pub(crate) static RULES: &[RuleDef] = &[
         description: "HashiCorp Vault service token in the format before Vault 1.10 (s. + 24 base62)",
         category: Category::ProviderToken,
         default_enabled: true,
-        // PERF: a two-byte keyword, found by its `.`; the regex runs on lines with a word
+        // PERF: a two-byte keyword, found by its `.` (`anchored`); the regex runs on lines with a word
         // ending in `s.` ("requests."), and only a standalone `s.` with exactly 24 letters and
         // digits after it is a token.
         keywords: &["s."],
-        trigger: Trigger::Pair,
+        trigger: Trigger::Keywords,
         pattern: r"(?-u:\b)s\.[A-Za-z0-9]{24}(?-u:\b)",
         named: false,
         extract: Extract::RandomToken,
@@ -784,7 +781,7 @@ pub(crate) static RULES: &[RuleDef] = &[
         category: Category::ProviderToken,
         default_enabled: true,
         keywords: &["Q~"],
-        trigger: Trigger::Pair,
+        trigger: Trigger::Keywords,
         pattern: r"(?:^|[^A-Za-z0-9_~.\-])(?P<s>[A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.\-]{31,34})(?:$|[^A-Za-z0-9_~.\-])",
         named: false,
         extract: Extract::Token,
@@ -982,7 +979,9 @@ pub(crate) static RULES: &[RuleDef] = &[
     token(
         "private-key",
         "PEM/OpenSSH/PGP private key block, also with newlines escaped as \\n; redacted to the end of the text when the END line is missing",
-        &["-----BEGIN"],
+        // PERF: `PRIVATE`, not `-----BEGIN`: a row of dashes in a log line matched the Teddy
+        // fingerprint `----` at every byte, and each match cost a verification.
+        &["PRIVATE"],
         r"-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:(?s:.){64,}?-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----|(?:[^-]|-[^-])*\z)",
     ),
     // --- Headers ---------------------------------------------------------------------------------
@@ -1182,10 +1181,10 @@ mod tests {
     }
 
     #[test]
-    fn automaton_keywords_have_three_bytes_or_more() {
+    fn keywords_have_three_bytes_or_an_anchor_and_no_quote_or_space() {
         for rule in RULES {
             match rule.trigger {
-                Trigger::Keywords | Trigger::Pair => {
+                Trigger::Keywords => {
                     assert!(!rule.keywords.is_empty(), "{}", rule.id);
                 }
                 Trigger::Byte(_) | Trigger::Always => {
@@ -1194,18 +1193,22 @@ mod tests {
                 }
             }
             for keyword in rule.keywords {
-                // Three bytes or more keep the searchers' SIMD fingerprints selective; two-byte
-                // keywords are found by their last byte (`prefilter::Triggers`), which reads
-                // exactly two.
-                if rule.trigger == Trigger::Pair {
-                    assert_eq!(keyword.len(), 2, "{}: keyword {keyword:?}", rule.id);
-                } else {
-                    assert!(
-                        keyword.len() >= 3,
-                        "{}: keyword {keyword:?} is too short",
-                        rule.id
-                    );
-                }
+                // Three bytes or more keep the Teddy searchers' fingerprints selective; shorter
+                // keywords are found through their anchor byte (`anchored`), which needs a byte
+                // before it in the keyword.
+                assert!(
+                    keyword.len() >= 3 || crate::anchored::anchor_of(keyword).is_some(),
+                    "{}: keyword {keyword:?} is too short",
+                    rule.id
+                );
+                // The fixed prefixes a scan skips (`prefilter::json_fixed_prefix`,
+                // `prefilter::text_fixed_prefix`) end in `",` or a space: no keyword may hold
+                // either, so none can start inside them.
+                assert!(
+                    !keyword.contains(['"', ' ', '\t']),
+                    "{}: keyword {keyword:?} holds a quote or a space",
+                    rule.id
+                );
             }
         }
     }

@@ -43,6 +43,15 @@ const TEXT_FORMS: &[(&str, &str)] = &[
     ("key-value", "upstream_value={} retries=3"),
     ("header", "X-Upstream-Thing: {}"),
     ("json in text", r#"{"detail": "{}", "n": 1}"#),
+    // The scans skip the time and level a text log line starts with; what follows is seen.
+    (
+        "after a tracing prefix",
+        "2026-12-01T20:35:12Z  INFO app::deploy: used {} for the mirror",
+    ),
+    (
+        "first after a tracing prefix",
+        "2026-12-01T20:35:12Z ERROR {} rejected by upstream",
+    ),
 ];
 
 #[test]
