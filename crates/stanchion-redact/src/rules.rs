@@ -1181,7 +1181,17 @@ mod tests {
     }
 
     #[test]
-    fn keywords_have_three_bytes_or_an_anchor_and_no_quote_or_space() {
+    fn keywords_have_three_bytes_or_an_anchor_and_cannot_hide_in_a_skipped_prefix() {
+        /// The words of the fixed prefixes: the level names and the JSON prefix's keys.
+        const PREFIX_WORDS: [&str; 7] = [
+            "INFO",
+            "WARN",
+            "ERROR",
+            "DEBUG",
+            "TRACE",
+            "level",
+            "timestamp",
+        ];
         for rule in RULES {
             match rule.trigger {
                 Trigger::Keywords => {
@@ -1202,13 +1212,29 @@ mod tests {
                     rule.id
                 );
                 // The fixed prefixes a scan skips (`prefilter::json_fixed_prefix`,
-                // `prefilter::text_fixed_prefix`) end in `",` or a space: no keyword may hold
-                // either, so none can start inside them.
+                // `prefilter::text_fixed_prefix`) are a time, a level name and structure, and
+                // end in `",` or a space: no keyword may hold a quote or a space (so none
+                // starts inside a prefix and ends after it), be spelled with time bytes only,
+                // or sit inside a level name.
                 assert!(
                     !keyword.contains(['"', ' ', '\t']),
                     "{}: keyword {keyword:?} holds a quote or a space",
                     rule.id
                 );
+                assert!(
+                    !keyword
+                        .bytes()
+                        .all(|byte| byte.is_ascii_digit() || b"-:.+TZ".contains(&byte)),
+                    "{}: keyword {keyword:?} could be part of a time",
+                    rule.id
+                );
+                for word in PREFIX_WORDS {
+                    assert!(
+                        !word.contains(keyword),
+                        "{}: keyword {keyword:?} is part of {word:?}",
+                        rule.id
+                    );
+                }
             }
         }
     }
