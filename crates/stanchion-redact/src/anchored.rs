@@ -17,7 +17,7 @@
 
 use wide::u8x16;
 
-use crate::{prefilter::separator_follows, rule_set::RuleSet};
+use crate::{prefilter::add_rules, rule_set::RuleSet};
 
 /// The bytes keywords are anchored on: punctuation that token prefixes end with, and `K` and
 /// `~`, rare in log text, for the AWS and Twilio prefixes and Azure AD secrets.
@@ -41,7 +41,8 @@ struct Entry {
     anchor: usize,
     /// Rules that run whenever the keyword occurs.
     rules: RuleSet,
-    /// Name-keyed rules: they run only when a separator follows (see [`separator_follows`]).
+    /// Name-keyed rules: they run only when a separator follows
+    /// (`prefilter::separator_follows`).
     named: RuleSet,
 }
 
@@ -192,10 +193,7 @@ impl Anchored {
             // The first byte first: most entries fail there, without a `memcmp` call.
             if text.get(from) == entry.keyword.first() && text.get(from..to) == Some(entry.keyword)
             {
-                candidates.union(entry.rules);
-                if !entry.named.is_empty() && separator_follows(text, to) {
-                    candidates.union(entry.named);
-                }
+                add_rules(candidates, entry.rules, entry.named, text, to);
             }
         }
     }

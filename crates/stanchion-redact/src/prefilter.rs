@@ -304,10 +304,13 @@ impl Triggers {
                     searcher.find_in(text, aho_corasick::Span::from(at..text.len()))
                 {
                     let kind = prefilter.kinds[ids[found.pattern().as_usize()]];
-                    candidates.union(kind.rules);
-                    if !kind.named.is_empty() && separator_follows(text.as_bytes(), found.end()) {
-                        candidates.union(kind.named);
-                    }
+                    add_rules(
+                        &mut candidates,
+                        kind.rules,
+                        kind.named,
+                        text.as_bytes(),
+                        found.end(),
+                    );
                     literal_hit |= kind.literal;
                     at = found.start() + 1;
                 }
@@ -325,10 +328,13 @@ impl Triggers {
                     automaton.find(aho_corasick::Input::new(text).span(at..text.len()))
                 {
                     let kind = prefilter.kinds[found.pattern().as_usize()];
-                    candidates.union(kind.rules);
-                    if !kind.named.is_empty() && separator_follows(text.as_bytes(), found.end()) {
-                        candidates.union(kind.named);
-                    }
+                    add_rules(
+                        &mut candidates,
+                        kind.rules,
+                        kind.named,
+                        text.as_bytes(),
+                        found.end(),
+                    );
                     literal_hit |= kind.literal;
                     at = found.start() + 1;
                 }
@@ -433,6 +439,21 @@ pub(crate) fn text_fixed_prefix(line: &str) -> usize {
         return 0;
     }
     time + spaces + level_len
+}
+
+/// Adds a found keyword's rules to `candidates`: `rules` always, the name-keyed `named` when
+/// a separator follows the name the keyword ends in at `end` ([`separator_follows`]).
+pub(crate) fn add_rules(
+    candidates: &mut RuleSet,
+    rules: RuleSet,
+    named: RuleSet,
+    text: &[u8],
+    end: usize,
+) {
+    candidates.union(rules);
+    if !named.is_empty() && separator_follows(text, end) {
+        candidates.union(named);
+    }
 }
 
 /// Whether the name a keyword ends in at `end` is followed by a key-value separator:

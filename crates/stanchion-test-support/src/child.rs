@@ -40,17 +40,54 @@ pub fn wait_for_message(
     message: &str,
     patience: Duration,
 ) -> Value {
+    wait_for_line(lines, seen, &format!("{message:?}"), patience, |line| {
+        line["message"] == message
+    })
+}
+
+/// The first line matching `wanted` (described as `what` in the panic), among `seen` and then
+/// the lines still to come (each kept in `seen`).
+///
+/// # Panics
+///
+/// When no such line arrives within `patience`, with every line seen in the message.
+pub fn wait_for_line(
+    lines: &mpsc::Receiver<Value>,
+    seen: &mut Vec<Value>,
+    what: &str,
+    patience: Duration,
+    wanted: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + patience;
     loop {
-        if let Some(line) = seen.iter().find(|line| line["message"] == message) {
+        if let Some(line) = seen.iter().find(|line| wanted(line)) {
             return line.clone();
         }
         let left = deadline.saturating_duration_since(Instant::now());
         match lines.recv_timeout(left) {
             Ok(line) => seen.push(line),
-            Err(_) => panic!("no {message:?} line within {patience:?}; saw {seen:#?}"),
+            Err(_) => panic!("no {what} line within {patience:?}; saw {seen:#?}"),
         }
     }
+}
+
+/// The `server started` line of a `stanchion::Server` and the address it names (the port the
+/// OS chose for `127.0.0.1:0`).
+///
+/// # Panics
+///
+/// When no such line arrives within `patience`, or its `addr` is not an address.
+pub fn wait_for_start(
+    lines: &mpsc::Receiver<Value>,
+    seen: &mut Vec<Value>,
+    patience: Duration,
+) -> (Value, SocketAddr) {
+    let started = wait_for_message(lines, seen, "server started", patience);
+    let addr = started["addr"]
+        .as_str()
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {started}"));
+    (started, addr)
 }
 
 /// `GET path` with `Host: host` on a new connection (`Connection: close`): the status and the

@@ -14,7 +14,7 @@ use std::{
 use serde_json::Value;
 use stanchion_test_support::child::{
     assert_draining, assert_only_json_lines, get_once, json_lines, wait_for_exit, wait_for_message,
-    wait_until_refused,
+    wait_for_start, wait_until_refused,
 };
 
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -47,10 +47,9 @@ fn after_sigterm_or_sigint_readiness_fails_while_new_connections_are_served_for_
             .unwrap();
         let lines = json_lines(child.stdout.take().unwrap());
         let mut seen = Vec::new();
-        let started = wait_for(&lines, &mut seen, "server started");
+        let (started, addr) = wait_for_start(&lines, &mut seen, PATIENCE);
         assert_eq!(started["service"], "agent");
         assert_eq!(started["shutdownDelayMs"], DELAY_MS, "{started}");
-        let addr: SocketAddr = started["addr"].as_str().unwrap().parse().unwrap();
 
         // Ready before the signal, so the 503 below is the signal's doing.
         let (status, body) = get(addr, "/readyz").expect("serving");

@@ -58,24 +58,24 @@ impl Backend {
             lines,
             seen: Vec::new(),
         };
-        let started = backend.wait_for(|line| line["message"] == "server started");
-        backend.addr = started["addr"].as_str().unwrap().parse().unwrap();
+        let (_, addr) = stanchion_test_support::child::wait_for_start(
+            &backend.lines,
+            &mut backend.seen,
+            PATIENCE,
+        );
+        backend.addr = addr;
         backend
     }
 
     /// The first line (seen or still to come) matching `wanted`, within [`PATIENCE`].
     fn wait_for(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(line) = self.seen.iter().find(|line| wanted(line)) {
-                return line.clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
-                Err(_) => panic!("no such line within {PATIENCE:?}; saw {:#?}", self.seen),
-            }
-        }
+        stanchion_test_support::child::wait_for_line(
+            &self.lines,
+            &mut self.seen,
+            "such",
+            PATIENCE,
+            wanted,
+        )
     }
 
     fn hangup(&self) {

@@ -21,7 +21,7 @@ use example_agent::ServiceThread;
 use serde_json::Value;
 use stanchion_test_support::child::{
     assert_draining, assert_only_json_lines, get_once, json_lines, wait_for_exit, wait_for_message,
-    wait_until_refused,
+    wait_for_start, wait_until_refused,
 };
 
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -70,11 +70,10 @@ fn sigterm_during_a_slow_request_lets_it_finish_and_exits_zero() {
     let mut seen = Vec::new();
 
     // The start event names the address (the port was chosen by the OS) and the limits.
-    let started = wait_for(&lines, &mut seen, "server started");
+    let (started, addr) = wait_for_start(&lines, &mut seen, PATIENCE);
     assert_eq!(started["service"], "backend");
     assert_eq!(started["target"], "stanchion::server");
     assert_eq!(started["maxHeaders"], 100);
-    let addr: SocketAddr = started["addr"].as_str().unwrap().parse().unwrap();
 
     // A chat request the agent will take 1.5 s to answer.
     let token = example_backend::mint_token(
@@ -162,9 +161,8 @@ fn after_sigterm_readiness_fails_while_new_connections_are_served_for_the_drain_
         .unwrap();
     let lines = json_lines(child.stdout.take().unwrap());
     let mut seen = Vec::new();
-    let started = wait_for(&lines, &mut seen, "server started");
+    let (started, addr) = wait_for_start(&lines, &mut seen, PATIENCE);
     assert_eq!(started["shutdownDelayMs"], DELAY_MS, "{started}");
-    let addr: SocketAddr = started["addr"].as_str().unwrap().parse().unwrap();
 
     // Ready before the signal, so the 503 below is the signal's doing.
     let (status, body) = get(addr, "/readyz").expect("serving");
